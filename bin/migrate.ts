@@ -1,0 +1,29 @@
+// Procfile `release:` command: apply pending migrations, exit non-zero on any failure so
+// Heroku does not deploy the release. Short connect timeout: a release must fail fast.
+import { loadConfig, ConfigError } from '../lib/config.ts'
+import { createSql } from '../lib/db.ts'
+import { migrate } from '../lib/migrate.ts'
+
+async function main (): Promise<number> {
+  let config
+  try {
+    config = loadConfig()
+  } catch (err) {
+    if (err instanceof ConfigError) { console.error(err.message); return 2 }
+    throw err
+  }
+  // Migrations may legitimately run long (1 h release limit): no statement timeout here
+  const sql = createSql(config, { max: 1, applicationName: 'gallery-api-release', connectTimeoutSeconds: 10, statementTimeoutMs: 0 })
+  try {
+    const { applied, skipped } = await migrate(sql, undefined, msg => console.log(msg))
+    console.log(`migrations: ${applied.length} applied, ${skipped.length} already applied`)
+    return 0
+  } catch (err) {
+    console.error(`migration failed: ${(err as Error).message}`)
+    return 1
+  } finally {
+    await sql.end({ timeout: 5 })
+  }
+}
+
+process.exitCode = await main()

@@ -1,0 +1,5 @@
+import neostandard from 'neostandard'
+
+export default [
+  ...neostandard({ ts: true, ignores: ['dist/**', '.tools/**', '.data/**', 'node_modules/**', 'bench/results/**'] })
+]

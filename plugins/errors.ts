@@ -1,0 +1,39 @@
+// One error shape everywhere ({ statusCode, error, message, code }), 404s included.
+// 5xx bodies never carry internals: the detail goes to the log with the request id.
+import fp from 'fastify-plugin'
+import type { FastifyError } from 'fastify'
+import { STATUS_CODES } from 'node:http'
+import { Errors } from '../lib/errors.ts'
+import { isDatabaseUnavailable } from '../lib/db.ts'
+
+// 5xx codes whose message is ours and safe to show (never a driver or SDK message)
+const PUBLIC_5XX = new Set(['FST_ERR_HANDLER_TIMEOUT', 'GALLERY_DATABASE_UNAVAILABLE', 'GALLERY_STORAGE_UNAVAILABLE', 'GALLERY_IDP_UNAVAILABLE'])
+
+export default fp(async (fastify) => {
+  fastify.setErrorHandler(async (error: FastifyError, request, reply) => {
+    let err: FastifyError = error
+    if (isDatabaseUnavailable(err)) {
+      request.log.warn({ err }, 'database unavailable')
+      err = new Errors.DatabaseUnavailable()
+    }
+    const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
+    if (status < 500) {
+      reply.code(status)
+      return { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message: err.message, code: err.code }
+    }
+    if (status === 503) reply.header('retry-after', '5')
+    if (err === error) request.log.error({ err }, 'request failed')
+    reply.code(status)
+    const safe = err.code !== undefined && PUBLIC_5XX.has(err.code)
+    return {
+      statusCode: status,
+      error: STATUS_CODES[status] ?? 'Error',
+      message: safe ? err.message : STATUS_CODES[status] ?? 'Internal Server Error',
+      code: safe ? err.code : 'GALLERY_INTERNAL'
+    }
+  })
+
+  fastify.setNotFoundHandler(async (request) => {
+    throw new Errors.RouteNotFound(request.method, request.url.split('?')[0])
+  })
+}, { name: 'errors' })

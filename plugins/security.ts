@@ -1,0 +1,52 @@
+// CORS for the site and app origins, helmet headers, and per-client rate limiting keyed on
+// the IP Heroku's router saw (request.ip with trustProxy = 1 hop, the rightmost
+// X-Forwarded-For entry; the leftmost ones are client-controlled).
+// @see https://devcenter.heroku.com/articles/http-routing#heroku-headers
+import fp from 'fastify-plugin'
+import cors from '@fastify/cors'
+import helmet from '@fastify/helmet'
+import rateLimit from '@fastify/rate-limit'
+import { Redis } from 'ioredis'
+import { corsOrigins } from '../lib/config.ts'
+
+export default fp(async (fastify) => {
+  const { config } = fastify
+  const origins = corsOrigins(config)
+
+  await fastify.register(cors, {
+    origin: origins === '*' ? '*' : origins,
+    methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE'],
+    allowedHeaders: ['authorization', 'content-type', 'if-none-match', 'x-request-id'],
+    exposedHeaders: ['x-request-id', 'retry-after', 'etag', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset'],
+    // Bearer tokens, not cookies: no credentialed CORS needed
+    credentials: false,
+    maxAge: 600
+  })
+
+  // JSON API: nothing may be framed, sniffed or scripted from our origin
+  await fastify.register(helmet, {
+    global: true,
+    contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    crossOriginResourcePolicy: { policy: 'cross-origin' }
+  })
+
+  if (config.RATE_LIMIT_ENABLED) {
+    const redis = config.REDIS_URL
+      ? new Redis(config.REDIS_URL, { connectTimeout: 500, maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false })
+      : undefined
+    if (redis) {
+      redis.on('error', (err) => fastify.log.warn({ err: { message: err.message } }, 'rate-limit store error'))
+      fastify.addHook('onClose', async () => { redis.disconnect() })
+    }
+    await fastify.register(rateLimit, {
+      global: true,
+      max: config.RATE_LIMIT_MAX,
+      timeWindow: 60_000,
+      keyGenerator: (request) => request.ip,
+      ...(redis ? { redis, nameSpace: 'gallery-rl:' } : {}),
+      // A Redis outage must not take the API down with it
+      skipOnError: true,
+      enableDraftSpec: true
+    })
+  }
+}, { name: 'security', dependencies: ['config'] })

@@ -1,0 +1,31 @@
+// GET /api/v1/health: readiness of Postgres, S3 and the issuer's JWKS; 503 when one fails.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+
+const CheckSchema = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('fail')]),
+  latencyMs: Type.Integer(),
+  error: Type.Optional(Type.String())
+})
+const ReadinessSchema = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('fail')]),
+  checkedAt: Type.String({ format: 'date-time' }),
+  checks: Type.Object({ postgres: CheckSchema, s3: CheckSchema, jwks: CheckSchema })
+})
+
+const route: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { readiness } = fastify
+  fastify.get('/health', {
+    schema: {
+      tags: ['health'],
+      summary: 'Readiness: Postgres, S3 and Auth0 JWKS',
+      response: { 200: ReadinessSchema, 503: ReadinessSchema }
+    }
+  }, async (_request, reply) => {
+    const result = await readiness.get()
+    reply.header('cache-control', 'no-store')
+    return reply.code(result.status === 'ok' ? 200 : 503).send(result as never)
+  })
+}
+
+export default route

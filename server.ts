@@ -1,0 +1,60 @@
+// Web process: load config once, build the app, bind 0.0.0.0:$PORT, close gracefully.
+// With WEB_CONCURRENCY > 1 the primary forks that many workers (node:cluster), as Heroku's
+// Node.js guidance recommends; each worker holds its own DATABASE_POOL_MAX connections.
+// @see https://devcenter.heroku.com/articles/node-concurrency
+// @see https://devcenter.heroku.com/articles/dyno-shutdown-behavior
+import cluster from 'node:cluster'
+import closeWithGrace from 'close-with-grace'
+import { loadConfig, ConfigError, type Config } from './lib/config.ts'
+import { buildApp } from './app.ts'
+
+function readConfig (): Config {
+  try {
+    return loadConfig()
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message)
+      process.exit(2)
+    }
+    throw err
+  }
+}
+
+async function startWorker (config: Config): Promise<void> {
+  const app = await buildApp(config)
+  // SIGTERM may arrive more than once (Heroku signals every process): close-with-grace
+  // handles the first and ignores repeats; the delay bounds a handler that never returns.
+  closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS, logger: app.log }, async ({ signal, err }) => {
+    if (err) app.log.error({ err }, 'closing after error')
+    else app.log.info({ signal }, 'shutting down')
+    await app.close()
+  })
+  await app.listen({ host: '0.0.0.0', port: config.PORT })
+}
+
+function startPrimary (config: Config): void {
+  let stopping = false
+  for (let i = 0; i < config.WEB_CONCURRENCY; i++) cluster.fork()
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0)
+      return
+    }
+    console.error(`worker ${worker.process.pid} exited (${signal ?? code}); starting another`)
+    cluster.fork()
+  })
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return
+    stopping = true
+    console.log(`primary received ${signal}; waiting for workers`)
+    // Heroku signals every process of the dyno, workers included; forward in case it did not
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM')
+    setTimeout(() => process.exit(1), config.SHUTDOWN_TIMEOUT_MS + 2000).unref()
+  }
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+}
+
+const config = readConfig()
+if (config.WEB_CONCURRENCY > 1 && cluster.isPrimary) startPrimary(config)
+else await startWorker(config)
