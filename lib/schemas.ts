@@ -9,3 +9,41 @@ export const ErrorSchema = Type.Object({
 }, { $id: undefined, description: 'Fastify error shape' })
 
 export type ErrorBody = Static<typeof ErrorSchema>
+
+const Uuid = (description: string) => Type.String({ format: 'uuid', description })
+const Timestamp = (description: string) => Type.String({ format: 'date-time', description })
+
+/** An image as the API shows it. `url` is null until the image is ready (no object to serve). */
+export const ImageSchema = Type.Object({
+  id: Uuid('Image id'),
+  collectionId: Type.Union([Uuid('Collection id'), Type.Null()]),
+  status: Type.Union([Type.Literal('pending'), Type.Literal('ready'), Type.Literal('rejected')], { description: 'Upload lifecycle; the public only ever sees ready' }),
+  title: Type.String(),
+  description: Type.String(),
+  altText: Type.String(),
+  tags: Type.Array(Type.String()),
+  position: Type.Integer(),
+  published: Type.Boolean(),
+  contentType: Type.String(),
+  size: Type.Union([Type.Integer(), Type.Null()], { description: 'Bytes, once verified' }),
+  width: Type.Union([Type.Integer(), Type.Null()]),
+  height: Type.Union([Type.Integer(), Type.Null()]),
+  url: Type.Union([Type.String({ format: 'uri' }), Type.Null()], { description: 'CDN URL, or a presigned GET URL stable within a time window; null unless ready' }),
+  createdAt: Timestamp('Created'),
+  updatedAt: Timestamp('Last changed')
+})
+
+export type Image = Static<typeof ImageSchema>
+
+export const CollectionSchema = Type.Object({
+  id: Uuid('Collection id'),
+  slug: Type.String({ pattern: '^[a-z0-9]+(-[a-z0-9]+)*$', maxLength: 80 }),
+  title: Type.String(),
+  description: Type.String(),
+  published: Type.Boolean(),
+  position: Type.Integer(),
+  createdAt: Timestamp('Created'),
+  updatedAt: Timestamp('Last changed')
+})
+
+export type Collection = Static<typeof CollectionSchema>
