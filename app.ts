@@ -19,7 +19,11 @@ export const BODY_LIMIT = 64 * 1024
 export function loggerOptions (config: Config): FastifyServerOptions['logger'] {
   return {
     level: config.LOG_LEVEL,
-    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'], censor: '[redacted]' }
+    // Also covers a handler that logs raw headers ({ headers } or { something: { headers } })
+    redact: {
+      paths: ['headers.authorization', 'headers.cookie', '*.headers.authorization', '*.headers.cookie', 'res.headers["set-cookie"]', '*.headers["set-cookie"]'],
+      censor: '[redacted]'
+    }
   }
 }
 

@@ -3,8 +3,11 @@
 import { loadConfig, ConfigError } from '../lib/config.ts'
 import { createSql } from '../lib/db.ts'
 import { migrate } from '../lib/migrate.ts'
+import { parseArgs } from 'node:util'
 
 async function main (): Promise<number> {
+  // --dir exists for tests of failing migrations; Heroku runs the command without arguments
+  const { values } = parseArgs({ options: { dir: { type: 'string' } } })
   let config
   try {
     config = loadConfig()
@@ -15,7 +18,7 @@ async function main (): Promise<number> {
   // Migrations may legitimately run long (1 h release limit): no statement timeout here
   const sql = createSql(config, { max: 1, applicationName: 'gallery-api-release', connectTimeoutSeconds: 10, statementTimeoutMs: 0 })
   try {
-    const { applied, skipped } = await migrate(sql, undefined, msg => console.log(msg))
+    const { applied, skipped } = await migrate(sql, values.dir, msg => console.log(msg))
     console.log(`migrations: ${applied.length} applied, ${skipped.length} already applied`)
     return 0
   } catch (err) {

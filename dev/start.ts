@@ -64,5 +64,5 @@ async function shutdown () {
   await services.stop()
   process.exit(0)
 }
-process.on('SIGINT', () => { void shutdown() })
-process.on('SIGTERM', () => { void shutdown() })
+process.on('SIGINT', () => { shutdown().catch(console.error) })
+process.on('SIGTERM', () => { shutdown().catch(console.error) })

@@ -36,7 +36,7 @@ export const ConfigSchema = Type.Object({
   MAX_UPLOAD_SIZE_MB: Type.Number({ default: 10, exclusiveMinimum: 0, maximum: 5120, description: 'Largest image accepted; MB = 1,048,576 bytes' }),
 
   // Operation
-  AUTH0_ISSUER_URL: Type.Optional(Url('Full issuer URL overriding https://${AUTH0_DOMAIN}/ (local issuer in dev/tests)')),
+  AUTH0_ISSUER_URL: Type.Optional(Url('Full issuer URL overriding https://<AUTH0_DOMAIN>/ (local issuer in dev/tests)')),
   AUTH0_ALGORITHMS: Type.String({ default: 'RS256', pattern: '^(RS|PS|ES)(256|384|512)(,(RS|PS|ES)(256|384|512))*$', description: 'Allowed asymmetric JWT algorithms, comma-separated' }),
   JWKS_TIMEOUT_MS: Int(5000, 100, 30000, 'Longest wait for the JWKS endpoint'),
   S3_ENDPOINT: Type.Optional(Url('S3-compatible endpoint override (s3rver, MinIO)')),

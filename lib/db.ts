@@ -35,8 +35,9 @@ export type Sql = ReturnType<typeof createSql>
 /** Cancel a running postgres.js query when the request's signal aborts (handler timeout or client gone). */
 export async function cancellable<T> (query: postgres.PendingQuery<postgres.Row[]> & Promise<T>, signal?: AbortSignal): Promise<T> {
   if (!signal) return await query
-  if (signal.aborted) { void query.cancel(); throw signal.reason }
-  const onAbort = () => { void query.cancel() }
+  const cancel = () => { Promise.resolve(query.cancel()).catch(() => {}) }
+  if (signal.aborted) { cancel(); throw signal.reason }
+  const onAbort = cancel
   signal.addEventListener('abort', onAbort, { once: true })
   try {
     return await query

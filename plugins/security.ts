@@ -32,7 +32,9 @@ export default fp(async (fastify) => {
 
   if (config.RATE_LIMIT_ENABLED) {
     const redis = config.REDIS_URL
-      ? new Redis(config.REDIS_URL, { connectTimeout: 500, maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false })
+      // Commands queue while connecting but give up fast, so a Redis outage costs <= 500 ms
+      // and then the request passes (skipOnError) instead of failing
+      ? new Redis(config.REDIS_URL, { connectTimeout: 1000, commandTimeout: 500, maxRetriesPerRequest: 1, enableOfflineQueue: true })
       : undefined
     if (redis) {
       redis.on('error', (err) => fastify.log.warn({ err: { message: err.message } }, 'rate-limit store error'))

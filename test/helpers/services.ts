@@ -19,6 +19,11 @@ export interface TestServices extends Services {
 }
 
 let started: Promise<TestServices> | undefined
+let cleanup: (() => Promise<void>) | undefined
+
+// Registered at import time so it belongs to the file's root test: services outlive every
+// test of the file and stop once at the end (an `after` inside a test would stop them early)
+after(async () => { if (cleanup) await cleanup() })
 
 function withDatabase (url: string, database: string): string {
   const u = new URL(url)
@@ -40,14 +45,14 @@ async function start (): Promise<TestServices> {
   const sql = createSql(config, { max: 1 })
   await migrate(sql)
   await sql.end()
-  after(async () => {
+  cleanup = async () => {
     if (external) {
       const admin = postgres(adminUrl, { max: 1, onnotice: () => {} })
       await admin.unsafe(`drop database if exists "${new URL(databaseUrl).pathname.slice(1)}" with (force)`).catch(() => {})
       await admin.end()
     }
     await services.stop()
-  })
+  }
   return { ...services, databaseUrl, adminUrl, newDatabase, env: { ...services.env, DATABASE_URL: databaseUrl } }
 }
 

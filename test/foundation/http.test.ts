@@ -1,0 +1,142 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { Writable } from 'node:stream'
+import { build } from '../helpers/build.ts'
+import { loggerOptions, type App } from '../../app.ts'
+import { testConfig } from '../helpers/services.ts'
+
+// The app's own logger options (level, redaction), writing to memory
+async function captureLogs () {
+  const lines: Record<string, unknown>[] = []
+  const stream = new Writable({ write (chunk: Buffer, _enc, cb) { for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l)); cb() } })
+  const options = loggerOptions(await testConfig({ LOG_LEVEL: 'info' })) as Record<string, unknown>
+  return { lines, logger: { ...options, stream } }
+}
+
+const extras = (app: App) => {
+  app.get('/test/boom', async () => { throw new Error('connect ECONNREFUSED db-internal.example:5432 password=hunter2') })
+  app.post('/test/echo', async (request) => ({ size: JSON.stringify(request.body).length }))
+  app.get('/test/log', async (request) => { request.log.info('inside handler'); return { ok: true } })
+}
+
+test('X-Request-ID: a valid one is echoed and logged on every line; invalid ones are replaced', async (t) => {
+  const { lines, logger } = await captureLogs()
+  const { app } = await build(t, { LOG_LEVEL: 'info' }, { logger, extend: extras })
+  const valid = 'f4d9c3a2-0b1e-4c6a-9f3d-2a7b8c9d0e1f'
+  const res = await app.inject({ url: '/test/log', headers: { 'x-request-id': valid } })
+  assert.equal(res.headers['x-request-id'], valid)
+  const mine = lines.filter(l => l.request_id === valid)
+  assert.ok(mine.some(l => l.msg === 'inside handler'), 'handler log line carries the id')
+  assert.ok(mine.some(l => l.msg === 'request completed'), 'completion line carries the id')
+
+  for (const bad of ['short', 'x'.repeat(10 * 1024), 'has spaces and <script> in it ok', 'abc%0d%0aSet-Cookie:%20x=1-padding']) {
+    const r = await app.inject({ url: '/health', headers: { 'x-request-id': bad } })
+    const echoed = r.headers['x-request-id']
+    assert.equal(typeof echoed, 'string')
+    assert.notEqual(echoed, bad)
+    assert.match(echoed as string, /^[0-9a-f-]{36}$/, 'replaced by a generated UUID')
+  }
+  const none = await app.inject('/health')
+  assert.match(none.headers['x-request-id'] as string, /^[0-9a-f-]{36}$/)
+})
+
+test('the Authorization header never reaches the logs', async (t) => {
+  const { lines, logger } = await captureLogs()
+  const { app } = await build(t, {}, {
+    logger,
+    extend: (a) => {
+      a.get('/test/hdr', async (request) => {
+        // What a careless handler might log
+        request.log.info({ headers: request.headers }, 'raw headers')
+        request.log.info({ incoming: { headers: request.headers } }, 'nested headers')
+        return {}
+      })
+    }
+  })
+  await app.inject({ url: '/test/hdr', headers: { authorization: 'Bearer super-secret-token-value', cookie: 'session=cookie-secret' } })
+  const logged = lines.filter(l => l.msg === 'raw headers' || l.msg === 'nested headers')
+  assert.equal(logged.length, 2)
+  assert.ok(JSON.stringify(logged).includes('[redacted]'))
+  assert.ok(!JSON.stringify(lines).includes('super-secret-token-value'))
+  assert.ok(!JSON.stringify(lines).includes('cookie-secret'))
+})
+
+test('errors keep Fastify\'s shape; 5xx bodies carry no internals; 404 has the same shape', async (t) => {
+  const { app } = await build(t, {}, { extend: extras })
+  const boom = await app.inject('/test/boom')
+  assert.equal(boom.statusCode, 500)
+  assert.deepEqual(boom.json(), { statusCode: 500, error: 'Internal Server Error', message: 'Internal Server Error', code: 'GALLERY_INTERNAL' })
+  assert.ok(!boom.body.includes('hunter2') && !boom.body.includes('db-internal'))
+  assert.ok(boom.headers['x-request-id'], 'errors carry the request id too')
+
+  const missing = await app.inject('/api/v1/nothing-here?x=1')
+  assert.equal(missing.statusCode, 404)
+  assert.deepEqual(missing.json(), { statusCode: 404, error: 'Not Found', message: 'Route GET:/api/v1/nothing-here not found', code: 'GALLERY_ROUTE_NOT_FOUND' })
+})
+
+test('a 2 MB JSON body is refused with 413 (the API never receives image bytes)', async (t) => {
+  const { app } = await build(t, {}, { extend: extras })
+  const small = await app.inject({ method: 'POST', url: '/test/echo', payload: { a: 'b' } })
+  assert.equal(small.statusCode, 200)
+  const big = await app.inject({ method: 'POST', url: '/test/echo', payload: { blob: 'x'.repeat(2 * 1024 * 1024) } })
+  assert.equal(big.statusCode, 413)
+  assert.equal(big.json().code, 'FST_ERR_CTP_BODY_TOO_LARGE')
+})
+
+test('CORS: an allowed origin gets Access-Control-Allow-Origin, any other origin none', async (t) => {
+  const { app } = await build(t, { CORS_ALLOWED_ORIGINS: 'https://gallery.example,https://app.gallery.example' })
+  const ok = await app.inject({ method: 'OPTIONS', url: '/api/v1/health', headers: { origin: 'https://gallery.example', 'access-control-request-method': 'GET' } })
+  assert.equal(ok.statusCode, 204)
+  assert.equal(ok.headers['access-control-allow-origin'], 'https://gallery.example')
+  const get = await app.inject({ url: '/health', headers: { origin: 'https://app.gallery.example' } })
+  assert.equal(get.headers['access-control-allow-origin'], 'https://app.gallery.example')
+
+  for (const origin of ['https://evil.example', 'https://gallery.example.evil.example', 'null']) {
+    const bad = await app.inject({ method: 'OPTIONS', url: '/api/v1/health', headers: { origin, 'access-control-request-method': 'GET' } })
+    assert.equal(bad.headers['access-control-allow-origin'], undefined, origin)
+    const badGet = await app.inject({ url: '/health', headers: { origin } })
+    assert.equal(badGet.headers['access-control-allow-origin'], undefined, origin)
+  }
+})
+
+test('rate limit keys on the rightmost X-Forwarded-For entry (one trusted hop); /health is never limited', async (t) => {
+  const { app } = await build(t, { RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_MAX: '3' }, { extend: extras })
+  const hit = (xff: string, url = '/test/log') => app.inject({ url, headers: { 'x-forwarded-for': xff } })
+  for (let i = 0; i < 3; i++) {
+    // The client controls the leftmost entries; changing them must not buy a new bucket
+    const r = await hit(`6.6.6.${i}, 203.0.113.9`)
+    assert.equal(r.statusCode, 200)
+  }
+  const limited = await hit('1.2.3.4, 203.0.113.9')
+  assert.equal(limited.statusCode, 429)
+  assert.ok(Number(limited.headers['retry-after']) > 0, 'retry-after set')
+  assert.equal(limited.json().statusCode, 429)
+  const other = await hit('6.6.6.6, 198.51.100.7')
+  assert.equal(other.statusCode, 200, 'another client IP has its own bucket')
+  for (let i = 0; i < 5; i++) assert.equal((await hit('1.1.1.1, 203.0.113.9', '/health')).statusCode, 200)
+})
+
+test('with REDIS_URL the rate-limit bucket is shared by every process', async (t) => {
+  const env = { RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_MAX: '2', REDIS_URL: 'redis://127.0.0.1:6379' }
+  const a = await build(t, env, { extend: extras })
+  const b = await build(t, env, { extend: extras })
+  const ip = `203.0.113.${Math.floor(Math.random() * 200) + 20}, 192.0.2.${Math.floor(Math.random() * 250)}`
+  assert.equal((await a.app.inject({ url: '/test/log', headers: { 'x-forwarded-for': ip } })).statusCode, 200)
+  assert.equal((await b.app.inject({ url: '/test/log', headers: { 'x-forwarded-for': ip } })).statusCode, 200)
+  assert.equal((await a.app.inject({ url: '/test/log', headers: { 'x-forwarded-for': ip } })).statusCode, 429, 'third request across two processes is limited')
+})
+
+test('security headers are set; the docs and OpenAPI document are served', async (t) => {
+  const { app } = await build(t)
+  const res = await app.inject('/health')
+  assert.equal(res.headers['x-content-type-options'], 'nosniff')
+  assert.match(String(res.headers['content-security-policy']), /default-src 'none'/)
+  const doc = await app.inject('/openapi.json')
+  assert.equal(doc.statusCode, 200)
+  const spec = doc.json()
+  assert.equal(spec.openapi, '3.1.0')
+  assert.ok(spec.paths['/health'] && spec.paths['/api/v1/health'] && spec.paths['/api/v1/me'])
+  const docs = await app.inject('/docs/')
+  assert.equal(docs.statusCode, 200)
+  assert.match(docs.body, /swagger/i)
+})
