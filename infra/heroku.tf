@@ -5,6 +5,24 @@
 locals {
   review_app_base_name = var.review_app_base_name != "" ? var.review_app_base_name : var.pipeline_name
   production_preboot   = can(regex("^(standard|performance)", lower(var.production_dyno_size)))
+
+  # Connection limits of Heroku Postgres plans (`heroku pg:info` shows "Connections: used/max";
+  # check it for plans not listed here, which the preconditions below skip).
+  postgres_connection_limits = {
+    "heroku-postgresql:essential-0" = 20
+    "heroku-postgresql:essential-1" = 20
+    "heroku-postgresql:essential-2" = 40
+    "heroku-postgresql:standard-0"  = 120
+  }
+
+  # Connections held outside the web pools: the release phase (1), the Scheduler's cleanup
+  # one-off (1) and two for an operator (heroku pg:psql, heroku run).
+  reserved_connections = 4
+
+  # Every web process holds up to DATABASE_POOL_MAX connections; while preboot (or a restart)
+  # overlaps old and new dynos, both sets are connected: x2.
+  staging_peak_connections    = var.staging_database_pool_max * var.staging_web_concurrency * 1 * 2 + local.reserved_connections
+  production_peak_connections = var.production_database_pool_max * var.production_web_concurrency * var.production_web_quantity * 2 + local.reserved_connections
 }
 
 data "heroku_team" "owner" {
@@ -51,6 +69,13 @@ resource "heroku_pipeline_coupling" "staging" {
 resource "heroku_addon" "staging_postgres" {
   app_id = heroku_app.staging.id
   plan   = var.staging_postgres_plan
+
+  lifecycle {
+    precondition {
+      condition     = local.staging_peak_connections <= lookup(local.postgres_connection_limits, var.staging_postgres_plan, local.staging_peak_connections)
+      error_message = "Staging could open more Postgres connections than its plan allows: lower staging_database_pool_max or staging_web_concurrency, or pick a bigger plan (docs/deploy.md, connection arithmetic)."
+    }
+  }
 }
 
 # Runs `node dist/bin/cleanup.js` every 10 minutes; the job itself is added in the
@@ -76,6 +101,7 @@ resource "heroku_app_config_association" "staging" {
     RATE_LIMIT_ENABLED   = "true"
     MAX_UPLOAD_SIZE_MB   = "10"
     DATABASE_POOL_MAX    = tostring(var.staging_database_pool_max)
+    WEB_CONCURRENCY      = tostring(var.staging_web_concurrency)
   }
 
   sensitive_vars = {
@@ -121,6 +147,13 @@ resource "heroku_pipeline_coupling" "production" {
 resource "heroku_addon" "production_postgres" {
   app_id = heroku_app.production.id
   plan   = var.production_postgres_plan
+
+  lifecycle {
+    precondition {
+      condition     = local.production_peak_connections <= lookup(local.postgres_connection_limits, var.production_postgres_plan, local.production_peak_connections)
+      error_message = "Production could open more Postgres connections than its plan allows: lower the pool, WEB_CONCURRENCY or dyno count, or pick a bigger plan (docs/deploy.md, connection arithmetic)."
+    }
+  }
 }
 
 resource "heroku_addon" "production_scheduler" {
@@ -159,6 +192,7 @@ resource "heroku_app_config_association" "production" {
     RATE_LIMIT_ENABLED   = "true"
     MAX_UPLOAD_SIZE_MB   = "10"
     DATABASE_POOL_MAX    = tostring(var.production_database_pool_max)
+    WEB_CONCURRENCY      = tostring(var.production_web_concurrency)
   }
 
   sensitive_vars = {

@@ -87,6 +87,18 @@ variable "manage_formation" {
   default     = false
 }
 
+variable "staging_web_concurrency" {
+  description = "WEB_CONCURRENCY for staging: Node processes per dyno (set explicitly so the connection arithmetic does not depend on the buildpack's default)."
+  type        = number
+  default     = 1
+}
+
+variable "production_web_concurrency" {
+  description = "WEB_CONCURRENCY for production: 1 per 512 MB of dyno memory is a safe start (standard-1x: 1, standard-2x: 2)."
+  type        = number
+  default     = 1
+}
+
 variable "staging_database_pool_max" {
   description = "DATABASE_POOL_MAX for staging: connections per web process."
   type        = number

@@ -143,7 +143,7 @@ test('review apps: pipeline config vars + app.json boot the config with a per-ap
   const reviewConfig = res('heroku_review_app_config', 'gallery')
   assert.equal(reviewConfig.count, ref('var.enable_review_apps ? 1 : 0'), 'review apps are behind the enable_review_apps flag')
   assert.equal(reviewConfig.pipeline_id, ref('heroku_pipeline.gallery.id'))
-  assert.ok((reviewConfig.depends_on as string[]).includes('${heroku_pipeline_config_var.review}'), 'config vars exist before the first review app')
+  assert.ok((reviewConfig.depends_on as string[]).includes(ref('heroku_pipeline_config_var.review')), 'config vars exist before the first review app')
   assert.equal(root.variable.enable_review_apps?.default, false, 'off until the pipeline is connected to GitHub')
 
   const pipelineVars = res('heroku_pipeline_config_var', 'review')
@@ -269,9 +269,10 @@ test('bucket writer IAM policy: object actions under the prefixes only, ListBuck
 
   const objects = statements.find(s => (s.actions as string[]).includes('s3:PutObject'))
   assert.ok(objects)
-  for (const a of ['s3:PutObject', 's3:GetObject', 's3:DeleteObject', 's3:PutObjectTagging', 's3:DeleteObjectTagging']) {
-    assert.ok(objects.actions.includes(a), `object statement allows ${a}`)
-  }
+  // Exactly what lib/storage.ts and lib/uploads.ts call: presigned POST with a tagging field,
+  // HeadObject/ranged GET/presigned GET, re-tagging on completion, DeleteObject(s)
+  assert.deepEqual([...objects.actions].sort(), ['s3:DeleteObject', 's3:GetObject', 's3:PutObject', 's3:PutObjectTagging'])
+  // eslint-disable-next-line no-template-curly-in-string -- HCL interpolation, not a JS template
   assert.equal(objects.resources, ref('[for prefix in var.key_prefixes : "${var.bucket_arn}/${prefix}/*"]'))
   const list = statements.find(s => (s.actions as string[]).includes('s3:ListBucket'))
   assert.deepEqual(list?.actions, ['s3:ListBucket'])
@@ -294,4 +295,40 @@ test('production: preboot on professional dynos, custom domain with ACM, formati
   for (const f of ['staging_web', 'production_web']) {
     assert.equal(res('heroku_formation', f).count, ref('var.manage_formation ? 1 : 0'), 'formation waits for the first deploy')
   }
+})
+
+test('connection arithmetic: pools x processes x dynos x 2 + reserved fit each Postgres plan, review apps included', () => {
+  const limits = root.locals.postgres_connection_limits as Record<string, number>
+  const reserved = root.locals.reserved_connections as number
+  assert.ok(reserved >= 2, 'room for the release phase and the scheduled cleanup')
+  assert.equal(root.locals.production_peak_connections,
+    ref('var.production_database_pool_max * var.production_web_concurrency * var.production_web_quantity * 2 + local.reserved_connections'))
+  assert.equal(root.locals.staging_peak_connections,
+    ref('var.staging_database_pool_max * var.staging_web_concurrency * 1 * 2 + local.reserved_connections'))
+  const peak = (pool: number, processes: number, dynos: number) => pool * processes * dynos * 2 + reserved
+
+  for (const app of ['staging', 'production'] as const) {
+    // The numbers in the formula are the ones the app is configured with
+    const { env } = appEnvironment(app)
+    const config = loadConfig(env)
+    assert.equal(config.DATABASE_POOL_MAX, vars[`${app}_database_pool_max`])
+    assert.equal(config.WEB_CONCURRENCY, vars[`${app}_web_concurrency`], 'WEB_CONCURRENCY is pinned, not left to the buildpack')
+    const plan = vars[`${app}_postgres_plan`] as string
+    const limit = limits[plan]
+    assert.ok(limit, `${plan} has a known connection limit`)
+    const dynos = app === 'production' ? vars.production_web_quantity as number : 1
+    const used = peak(config.DATABASE_POOL_MAX, config.WEB_CONCURRENCY, dynos)
+    assert.ok(used <= limit, `${app}: ${used} connections at peak on ${plan} (limit ${limit})`)
+    const precondition = res('heroku_addon', `${app}_postgres`).lifecycle?.[0]?.precondition?.[0]
+    assert.equal(precondition?.condition, ref(`local.${app}_peak_connections <= lookup(local.postgres_connection_limits, var.${app}_postgres_plan, local.${app}_peak_connections)`))
+  }
+  // The same arithmetic refuses what would not fit: 4 standard-2x dynos with 2 processes and a pool of 10
+  assert.ok(peak(10, 2, 4) > (limits['heroku-postgresql:standard-0'] as number))
+
+  const appEnv = appJson.env as Record<string, { value?: string }>
+  const reviewPlan = (appJson.addons as Array<{ plan: string }>).find(a => a.plan.startsWith('heroku-postgresql:'))?.plan as string
+  const reviewLimit = limits[reviewPlan]
+  assert.ok(reviewLimit, `review apps' ${reviewPlan} has a known limit`)
+  const reviewPeak = peak(Number(appEnv.DATABASE_POOL_MAX?.value), Number(appEnv.WEB_CONCURRENCY?.value), appJson.formation.web.quantity)
+  assert.ok(reviewPeak <= reviewLimit, `review apps: ${reviewPeak} <= ${reviewLimit}`)
 })

@@ -11,13 +11,13 @@ data "aws_iam_policy_document" "this" {
   statement {
     sid    = "ImagesUnderPrefix"
     effect = "Allow"
+    # PutObjectTagging: uploads carry state=pending (POST policy) and completion re-tags
+    # them state=ready; GetObject also covers HeadObject and presigned GETs.
     actions = [
       "s3:PutObject",
       "s3:PutObjectTagging",
       "s3:GetObject",
-      "s3:GetObjectTagging",
       "s3:DeleteObject",
-      "s3:DeleteObjectTagging",
     ]
     resources = [for prefix in var.key_prefixes : "${var.bucket_arn}/${prefix}/*"]
   }

@@ -64,7 +64,8 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
   # Abandoned uploads. The cleanup command (Heroku Scheduler, every 10 minutes) is the
   # primary mechanism; this rule is the backstop for objects whose row is already gone.
   # Objects are uploaded tagged state=pending (the `tagging` field is fixed by the POST
-  # policy) and completion removes the tag, so only never-completed uploads match.
+  # policy, lib/uploads.ts) and completion re-tags them state=ready, so only uploads that
+  # were never completed match.
   rule {
     id     = "expire-abandoned-pending-uploads"
     status = "Enabled"
