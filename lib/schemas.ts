@@ -47,3 +47,27 @@ export const CollectionSchema = Type.Object({
 })
 
 export type Collection = Static<typeof CollectionSchema>
+
+export const LIMIT_DEFAULT = 24
+export const LIMIT_MAX = 100
+
+/** Keyset pagination: `cursor` is the opaque `nextCursor` of the previous page. */
+export const PageQuerySchema = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMIT_MAX, default: LIMIT_DEFAULT, description: `Page size, at most ${LIMIT_MAX}` })),
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Opaque cursor from the previous page\'s nextCursor' }))
+})
+
+const NextCursor = Type.Union([Type.String(), Type.Null()], { description: 'Cursor of the next page; null on the last page' })
+export const ImagePageSchema = Type.Object({ items: Type.Array(ImageSchema), nextCursor: NextCursor })
+export const CollectionPageSchema = Type.Object({ items: Type.Array(CollectionSchema), nextCursor: NextCursor })
+
+export const NotModifiedSchema = Type.Null({ description: 'Not Modified: If-None-Match matched the current ETag' })
+
+/** Writable collection fields, shared by create and update. */
+export const CollectionFields = {
+  slug: Type.String({ pattern: '^[a-z0-9]+(-[a-z0-9]+)*$', maxLength: 80, description: 'URL name: lowercase letters, digits and single hyphens; unique' }),
+  title: Type.String({ minLength: 1, maxLength: 200 }),
+  description: Type.String({ maxLength: 5000 }),
+  published: Type.Boolean(),
+  position: Type.Integer({ minimum: -2_147_483_648, maximum: 2_147_483_647 })
+}

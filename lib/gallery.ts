@@ -1,0 +1,286 @@
+// Collections and images: the SQL behind the gallery routes, with the visibility rules in one
+// place. The public sees published collections, and ready + published images that are not in
+// a draft collection; writers see everything. Lists use keyset pagination on (position, id).
+// Every write NOTIFYs inside its transaction so each process drops its public cache on commit.
+import type postgres from 'postgres'
+import type { Sql } from './db.ts'
+import { cancellable } from './db.ts'
+import { Errors } from './errors.ts'
+import { encodeCursor, isUuid, type Cursor } from './cursor.ts'
+import { notifyChanged } from './public-cache.ts'
+import type { Collection, Image } from './schemas.ts'
+import type { ImageUrls } from './image-urls.ts'
+
+export type ImageStatus = Image['status']
+export interface Page<T> { items: T[], nextCursor: string | null }
+
+export interface ImageQuery {
+  writer: boolean
+  limit: number
+  cursor?: Cursor
+  /** Collection id or slug */
+  collection?: string
+  tag?: string
+  status?: ImageStatus
+}
+
+export interface CollectionQuery { writer: boolean, limit: number, cursor?: Cursor }
+
+export interface ImagePatch {
+  title?: string
+  description?: string
+  altText?: string
+  tags?: string[]
+  collectionId?: string | null
+  position?: number
+  published?: boolean
+}
+
+export interface CollectionInput { slug: string, title: string, description?: string, published?: boolean, position?: number }
+export type CollectionPatch = Partial<CollectionInput>
+
+interface ImageRow extends Omit<Image, 'url' | 'size' | 'createdAt' | 'updatedAt'> {
+  key: string
+  size: string | null
+  createdAt: Date
+  updatedAt: Date
+}
+interface CollectionRow extends Omit<Collection, 'createdAt' | 'updatedAt'> { createdAt: Date, updatedAt: Date }
+
+const UNIQUE_VIOLATION = '23505'
+const FOREIGN_KEY_VIOLATION = '23503'
+
+const IMAGE_COLUMNS = {
+  title: 'title',
+  description: 'description',
+  altText: 'alt_text',
+  tags: 'tags',
+  collectionId: 'collection_id',
+  position: 'position',
+  published: 'published'
+} as const satisfies Record<keyof ImagePatch, string>
+
+const COLLECTION_COLUMNS = {
+  slug: 'slug',
+  title: 'title',
+  description: 'description',
+  published: 'published',
+  position: 'position'
+} as const satisfies Record<keyof CollectionPatch, string>
+
+/** Typed rows from a query that is cancelled when the request's signal aborts. */
+async function rowsOf<T> (query: postgres.PendingQuery<postgres.Row[]>, signal?: AbortSignal): Promise<T[]> {
+  return await cancellable(query, signal) as unknown as T[]
+}
+
+function sqlCode (err: unknown): string | undefined {
+  return (err as { code?: string }).code
+}
+
+/** Trimmed, de-duplicated, order kept. */
+export function normalizeTags (tags: string[]): string[] {
+  return [...new Set(tags.map(t => t.trim()).filter(t => t.length > 0))]
+}
+
+function toColumns<T extends object> (patch: T, columns: Record<keyof T, string>): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(patch)) if (v !== undefined && k in columns) out[columns[k as keyof T]] = v
+  return out
+}
+
+export function createGallery (sql: Sql, imageUrls: ImageUrls) {
+  const imageSelect = (alias: postgres.Helper<string>) => sql`
+    ${alias}.id, ${alias}.collection_id as "collectionId", ${alias}.status, ${alias}.key, ${alias}.title,
+    ${alias}.description, ${alias}.alt_text as "altText", ${alias}.tags, ${alias}.position, ${alias}.published,
+    ${alias}.content_type as "contentType", ${alias}.size, ${alias}.width, ${alias}.height,
+    ${alias}.created_at as "createdAt", ${alias}.updated_at as "updatedAt"`
+  const i = sql('i')
+  const collectionSelect = sql`id, slug, title, description, published, position, created_at as "createdAt", updated_at as "updatedAt"`
+
+  const publicImage = sql`
+    i.status = 'ready' and i.published
+    and (i.collection_id is null or exists (select 1 from collections c where c.id = i.collection_id and c.published))`
+
+  async function toImage (row: ImageRow): Promise<Image> {
+    const { key, size, ...rest } = row
+    return {
+      ...rest,
+      // int8 arrives as a string; image sizes are far below 2^53
+      size: size === null ? null : Number(size),
+      url: row.status === 'ready' ? await imageUrls.url(key) : null,
+      createdAt: row.createdAt.toISOString(),
+      updatedAt: row.updatedAt.toISOString()
+    }
+  }
+
+  function toCollection (row: CollectionRow): Collection {
+    return { ...row, createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() }
+  }
+
+  function page<R extends { position: number, id: string }, T> (rows: R[], limit: number, map: (rows: R[]) => T[]): { items: T[], nextCursor: string | null } {
+    const more = rows.length > limit
+    const kept = more ? rows.slice(0, limit) : rows
+    const last = kept[kept.length - 1]
+    return { items: map(kept), nextCursor: more && last ? encodeCursor(last) : null }
+  }
+
+  return {
+    async listImages (q: ImageQuery, signal?: AbortSignal): Promise<Page<Image>> {
+      const rows = await rowsOf<ImageRow>(sql`
+        select ${imageSelect(i)} from images i
+        where true
+          ${q.writer ? sql`` : sql`and ${publicImage}`}
+          ${q.status ? sql`and i.status = ${q.status}` : sql``}
+          ${q.tag !== undefined ? sql`and i.tags @> array[${q.tag}]::text[]` : sql``}
+          ${q.collection !== undefined
+            ? sql`and i.collection_id in (select id from collections where slug = ${q.collection}${isUuid(q.collection) ? sql` or id = ${q.collection.toLowerCase()}::uuid` : sql``})`
+            : sql``}
+          ${q.cursor ? sql`and (i.position, i.id) > (${q.cursor.position}::int, ${q.cursor.id}::uuid)` : sql``}
+        order by i.position, i.id
+        limit ${q.limit + 1}`, signal)
+      const p = page(rows, q.limit, r => r)
+      return { items: await Promise.all(p.items.map(toImage)), nextCursor: p.nextCursor }
+    },
+
+    async getImage (id: string, writer: boolean, signal?: AbortSignal): Promise<Image> {
+      const [row] = await rowsOf<ImageRow>(sql`
+        select ${imageSelect(i)} from images i
+        where i.id = ${id} ${writer ? sql`` : sql`and ${publicImage}`}`, signal)
+      if (!row) throw new Errors.NotFound('Image')
+      return await toImage(row)
+    },
+
+    async updateImage (id: string, patch: ImagePatch): Promise<Image> {
+      const values = toColumns({ ...patch, ...(patch.tags ? { tags: normalizeTags(patch.tags) } : {}) }, IMAGE_COLUMNS)
+      const row = await sql.begin(async (tx) => {
+        const [current] = await tx<{ status: ImageStatus }[]>`select status from images where id = ${id} for update`
+        if (!current) throw new Errors.NotFound('Image')
+        if (patch.published === true && current.status !== 'ready') throw new Errors.Conflict(`Only ready images can be published; this one is ${current.status}`)
+        let updated: ImageRow | undefined
+        try {
+          [updated] = await tx<ImageRow[]>`
+            update images i set ${tx(values)}, updated_at = now() where i.id = ${id}
+            returning ${imageSelect(i)}`
+        } catch (err) {
+          if (sqlCode(err) === FOREIGN_KEY_VIOLATION) throw new Errors.Unprocessable('collectionId does not name an existing collection')
+          throw err
+        }
+        await notifyChanged(tx)
+        return updated!
+      })
+      return await toImage(row)
+    },
+
+    /**
+     * Removes the row and its S3 object, or neither: the row is deleted in a transaction that
+     * commits only after S3 accepted the delete, so a storage outage leaves everything in place.
+     */
+    async deleteImage (id: string, deleteObject: (key: string) => Promise<void>): Promise<void> {
+      await sql.begin(async (tx) => {
+        const [row] = await tx<{ key: string }[]>`delete from images where id = ${id} returning key`
+        if (!row) throw new Errors.NotFound('Image')
+        try {
+          await deleteObject(row.key)
+        } catch (err) {
+          throw Object.assign(new Errors.StorageUnavailable(), { cause: err })
+        }
+        await notifyChanged(tx)
+      })
+    },
+
+    async listCollections (q: CollectionQuery, signal?: AbortSignal): Promise<Page<Collection>> {
+      const rows = await rowsOf<CollectionRow>(sql`
+        select ${collectionSelect} from collections
+        where true
+          ${q.writer ? sql`` : sql`and published`}
+          ${q.cursor ? sql`and (position, id) > (${q.cursor.position}::int, ${q.cursor.id}::uuid)` : sql``}
+        order by position, id
+        limit ${q.limit + 1}`, signal)
+      return page(rows, q.limit, r => r.map(toCollection))
+    },
+
+    async getCollection (slug: string, writer: boolean, signal?: AbortSignal): Promise<Collection> {
+      const [row] = await rowsOf<CollectionRow>(sql`
+        select ${collectionSelect} from collections
+        where slug = ${slug} ${writer ? sql`` : sql`and published`}`, signal)
+      if (!row) throw new Errors.NotFound('Collection')
+      return toCollection(row)
+    },
+
+    async createCollection (input: CollectionInput): Promise<Collection> {
+      try {
+        return await sql.begin(async (tx) => {
+          const [row] = await tx<CollectionRow[]>`
+            insert into collections (slug, title, description, published, position)
+            values (${input.slug}, ${input.title}, ${input.description ?? ''}, ${input.published ?? false},
+              ${input.position ?? null}::int)
+            returning ${collectionSelect}`
+          // New collections go last unless a position is given
+          const created = input.position === undefined
+            ? (await tx<CollectionRow[]>`
+                update collections set position = (select coalesce(max(position) + 1, 0) from collections where id <> ${row!.id})
+                where id = ${row!.id} returning ${collectionSelect}`)[0]!
+            : row!
+          await notifyChanged(tx)
+          return toCollection(created)
+        })
+      } catch (err) {
+        if (sqlCode(err) === UNIQUE_VIOLATION) throw new Errors.Conflict(`A collection with slug "${input.slug}" already exists`)
+        throw err
+      }
+    },
+
+    async updateCollection (id: string, patch: CollectionPatch): Promise<Collection> {
+      const values = toColumns(patch, COLLECTION_COLUMNS)
+      try {
+        return await sql.begin(async (tx) => {
+          const [row] = await tx<CollectionRow[]>`
+            update collections set ${tx(values)}, updated_at = now() where id = ${id}
+            returning ${collectionSelect}`
+          if (!row) throw new Errors.NotFound('Collection')
+          await notifyChanged(tx)
+          return toCollection(row)
+        })
+      } catch (err) {
+        if (sqlCode(err) === UNIQUE_VIOLATION) throw new Errors.Conflict(`A collection with slug "${patch.slug ?? ''}" already exists`)
+        throw err
+      }
+    },
+
+    /** Its images stay, with collection_id set to null by the foreign key. */
+    async deleteCollection (id: string): Promise<void> {
+      await sql.begin(async (tx) => {
+        const rows = await tx`delete from collections where id = ${id} returning id`
+        if (rows.length === 0) throw new Errors.NotFound('Collection')
+        await notifyChanged(tx)
+      })
+    },
+
+    /** `ids` come first, in that order; collections not named keep their relative order after them. */
+    async reorderCollections (ids: string[]): Promise<Collection[]> {
+      return await sql.begin(async (tx) => {
+        // Concurrent creates wait, so no collection escapes the renumbering
+        await tx`lock table collections in share row exclusive mode`
+        const found = await tx<{ id: string }[]>`select id from collections where id = any(${ids}::uuid[])`
+        if (found.length !== ids.length) {
+          const known = new Set(found.map(r => r.id))
+          throw new Errors.Unprocessable(`Unknown collection id(s): ${ids.filter(x => !known.has(x)).join(', ')}`)
+        }
+        await tx`
+          with named as (
+            select t.id, t.ord from unnest(${ids}::uuid[]) with ordinality as t(id, ord)
+          ), rest as (
+            select id, ${ids.length} + row_number() over (order by position, id) as ord
+            from collections where id <> all(${ids}::uuid[])
+          ), target as (select * from named union all select * from rest)
+          update collections c set position = (target.ord - 1)::int, updated_at = now()
+          from target where c.id = target.id and c.position <> (target.ord - 1)::int`
+        await notifyChanged(tx)
+        const rows = await tx<CollectionRow[]>`select ${collectionSelect} from collections order by position, id`
+        return rows.map(toCollection)
+      })
+    }
+  }
+}
+
+export type Gallery = ReturnType<typeof createGallery>

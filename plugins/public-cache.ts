@@ -1,0 +1,118 @@
+// Provides fastify.publicCache and fastify.servePublic: the per-process cache of public GET
+// responses, with Cache-Control, strong ETags and 304s, invalidated in every process through
+// Postgres LISTEN/NOTIFY so a writer's change is visible on all dynos within a second.
+// The LISTEN connection is a dedicated one (one extra connection per process, outside the pool).
+// A heartbeat NOTIFY detects a dead listener (e.g. Postgres restarted and postgres.js could not
+// re-LISTEN) and reconnects; until LISTEN is up the cache stores nothing (single flight only).
+// @see https://www.postgresql.org/docs/current/sql-notify.html
+import fp from 'fastify-plugin'
+import { randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { APPLICATION_NAME, createSql, type Sql } from '../lib/db.ts'
+import { CHANGE_CHANNEL, createPublicCache, etagMatches } from '../lib/public-cache.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    publicCache: ReturnType<typeof createPublicCache>
+    /** Answer a public GET from the cache; on a miss `load` gives the data, serialized by the route's response schema. */
+    servePublic: (request: FastifyRequest, reply: FastifyReply, load: () => Promise<unknown>) => Promise<FastifyReply>
+  }
+}
+
+// Browsers and CDNs may keep a public response briefly; the ETag makes revalidation cheap
+export const PUBLIC_CACHE_CONTROL = 'public, max-age=30, stale-while-revalidate=60'
+const HEARTBEAT_PREFIX = 'heartbeat:'
+
+export interface PublicCacheOptions { ttlMs?: number, heartbeatMs?: number }
+
+export default fp<PublicCacheOptions>(async (fastify, opts) => {
+  const { sql, config } = fastify
+  const cache = createPublicCache({ ttlMs: opts.ttlMs ?? 5000 })
+  const heartbeatMs = opts.heartbeatMs ?? 45_000
+  const heartbeat = `${HEARTBEAT_PREFIX}${randomUUID()}`
+  let listener: Sql | undefined
+  let heartbeatSeen = false
+  let closed = false
+  let timer: NodeJS.Timeout | undefined
+
+  function onNotify (payload: string): void {
+    if (payload.startsWith(HEARTBEAT_PREFIX)) {
+      if (payload === heartbeat) heartbeatSeen = true
+      return
+    }
+    cache.invalidate()
+  }
+
+  let connecting: Promise<void> | undefined
+  async function connect (): Promise<void> {
+    connecting ??= reconnect().finally(() => { connecting = undefined })
+    await connecting
+  }
+
+  async function reconnect (): Promise<void> {
+    cache.setEnabled(false)
+    const previous = listener
+    listener = undefined
+    if (previous) await previous.end({ timeout: 1 }).catch(() => {})
+    if (closed) return
+    const next = createSql(config, { max: 1, applicationName: `${APPLICATION_NAME}-listen`, connectTimeoutSeconds: 3 })
+    try {
+      // onlisten runs on every (re)connect: notifications may have been missed, so it clears
+      await next.listen(CHANGE_CHANNEL, onNotify, () => { if (!closed) cache.setEnabled(true) })
+      listener = next
+      if (closed) await close()
+    } catch (err) {
+      cache.setEnabled(false)
+      await next.end({ timeout: 1 }).catch(() => {})
+      if (!closed) fastify.log.warn({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'public cache: LISTEN failed; caching off until it is back')
+    }
+  }
+
+  async function check (): Promise<void> {
+    if (listener) {
+      heartbeatSeen = false
+      await sql`select pg_notify(${CHANGE_CHANNEL}, ${heartbeat})`.catch(() => {})
+      await sleep(2000)
+      if (closed || heartbeatSeen) return
+      fastify.log.warn('public cache: LISTEN heartbeat lost; reconnecting')
+    }
+    await connect()
+  }
+
+  function schedule (): void {
+    if (closed) return
+    // Retry quickly while LISTEN is down; otherwise a slow heartbeat (the pool may idle out in between)
+    timer = setTimeout(() => { check().finally(schedule) }, listener ? heartbeatMs : 2000)
+    timer.unref()
+  }
+
+  async function close (): Promise<void> {
+    closed = true
+    clearTimeout(timer)
+    cache.setEnabled(false)
+    const l = listener
+    listener = undefined
+    if (l) await l.end({ timeout: 1 }).catch(() => {})
+  }
+
+  fastify.decorate('publicCache', cache)
+  fastify.decorate('servePublic', async (request: FastifyRequest, reply: FastifyReply, load: () => Promise<unknown>) => {
+    // The validated params and query (defaults applied) name the response, not the raw URL
+    const key = `${request.routeOptions.url} ${JSON.stringify(request.params)} ${JSON.stringify(request.query)}`
+    // The response schema filters the data once per fill, exactly as for an uncached reply
+    const { payload, etag } = await cache.get(key, async () => String(reply.serialize(await load())))
+    reply.header('etag', etag)
+    // A signed-in reader gets public data but keeps the private, no-store set by the auth hook
+    if (request.principal === null) reply.header('cache-control', PUBLIC_CACHE_CONTROL)
+    if (etagMatches(request.headers['if-none-match'], etag)) return await reply.code(304).send()
+    return await reply.type('application/json; charset=utf-8').send(payload)
+  })
+
+  fastify.addHook('onReady', async () => {
+    // Bounded: boot (and binding $PORT) must not wait on Postgres
+    await Promise.race([connect(), sleep(3000)])
+    schedule()
+  })
+  fastify.addHook('onClose', close)
+}, { name: 'public-cache', dependencies: ['config', 'db'] })
