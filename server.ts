@@ -22,14 +22,23 @@ function readConfig (): Config {
 
 async function startWorker (config: Config): Promise<void> {
   const app = await buildApp(config)
-  // SIGTERM may arrive more than once (Heroku signals every process): close-with-grace
-  // handles the first and ignores repeats; the delay bounds a handler that never returns.
-  closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS, logger: app.log }, async ({ signal, err }) => {
+  // close-with-grace bounds the close with a delay (a handler that never returns cannot hold
+  // the dyno) and handles errors and other signals. SIGTERM is ours: Heroku may send it more
+  // than once (and the cluster primary forwards it), and close-with-grace exits at once on a
+  // second signal, which would cut the in-flight requests we are draining.
+  const closer = closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS, logger: app.log, skip: ['SIGTERM'] }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'closing after error')
-    else app.log.info({ signal }, 'shutting down')
+    else app.log.info({ signal: signal ?? 'SIGTERM' }, 'shutting down: draining in-flight requests')
     await app.close()
   })
+  let terminating = false
+  process.on('SIGTERM', () => {
+    if (terminating) { app.log.info('repeated SIGTERM ignored; still draining'); return }
+    terminating = true
+    closer.close()
+  })
   await app.listen({ host: '0.0.0.0', port: config.PORT })
+  app.log.info({ address: app.server.address(), environment: config.ENVIRONMENT }, 'bound')
 }
 
 function startPrimary (config: Config): void {
