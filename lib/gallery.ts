@@ -210,19 +210,14 @@ export function createGallery (sql: Sql, imageUrls: ImageUrls) {
     async createCollection (input: CollectionInput): Promise<Collection> {
       try {
         return await sql.begin(async (tx) => {
-          const [row] = await tx<CollectionRow[]>`
+          // New collections go last unless a position is given
+          const [created] = await tx<CollectionRow[]>`
             insert into collections (slug, title, description, published, position)
             values (${input.slug}, ${input.title}, ${input.description ?? ''}, ${input.published ?? false},
-              ${input.position ?? null}::int)
+              coalesce(${input.position ?? null}::int, (select coalesce(max(position) + 1, 0) from collections)))
             returning ${collectionSelect}`
-          // New collections go last unless a position is given
-          const created = input.position === undefined
-            ? (await tx<CollectionRow[]>`
-                update collections set position = (select coalesce(max(position) + 1, 0) from collections where id <> ${row!.id})
-                where id = ${row!.id} returning ${collectionSelect}`)[0]!
-            : row!
           await notifyChanged(tx)
-          return toCollection(created)
+          return toCollection(created!)
         })
       } catch (err) {
         if (sqlCode(err) === UNIQUE_VIOLATION) throw new Errors.Conflict(`A collection with slug "${input.slug}" already exists`)
