@@ -1,0 +1,87 @@
+// Load generator child process: runs autocannon (programmatic API) against one loopback URL
+// and prints one JSON line with the figures. Spawned by bench/run.ts, pinned to its own core.
+// Usage: node bench/load.ts '<json LoadSpec>'
+import autocannon from 'autocannon'
+import { readFileSync } from 'node:fs'
+
+export interface LoadSpec {
+  url: string
+  method?: 'GET' | 'POST'
+  headers?: Record<string, string>
+  body?: string
+  /** File with one bearer token per line, rotated per request (many subjects). */
+  tokensFile?: string
+  duration: number
+  connections: number
+  pipelining?: number
+}
+
+export interface LoadResult {
+  rps: number
+  p50: number
+  p90: number
+  p99: number
+  latencyMean: number
+  total: number
+  non2xx: number
+  errors: number
+  timeouts: number
+  statusCodes: Record<string, number>
+  /** Completed requests in each second of the run. */
+  perSecond: number[]
+}
+
+const spec = JSON.parse(process.argv[2] ?? '{}') as LoadSpec
+if (typeof spec.url !== 'string' || !spec.url.startsWith('http://127.0.0.1:')) {
+  console.error('load.ts only loads 127.0.0.1')
+  process.exit(2)
+}
+// Bounded: never run longer than 5 minutes, whatever the caller asked
+const duration = Math.min(Math.max(1, spec.duration), 300)
+
+const url = new URL(spec.url)
+const tokens = spec.tokensFile ? readFileSync(spec.tokensFile, 'utf8').split('\n').filter(Boolean) : []
+let next = 0
+const request = {
+  method: spec.method ?? 'GET',
+  path: url.pathname + url.search,
+  headers: { ...(spec.body !== undefined ? { 'content-type': 'application/json' } : {}), ...spec.headers },
+  ...(spec.body !== undefined ? { body: spec.body } : {}),
+  ...(tokens.length > 0
+    ? {
+        setupRequest: (req: Record<string, unknown> & { headers?: Record<string, string> }) => {
+          const token = tokens[next++ % tokens.length]!
+          return { ...req, headers: { ...req.headers, authorization: `Bearer ${token}` } }
+        }
+      }
+    : {})
+}
+
+const perSecond: number[] = []
+const instance = autocannon({
+  url: url.origin,
+  connections: spec.connections,
+  pipelining: spec.pipelining ?? 1,
+  duration,
+  timeout: 30,
+  requests: [request as never]
+})
+instance.on('tick', ({ counter }: { counter: number }) => { perSecond.push(counter) })
+
+const result = await instance
+const statusCodes: Record<string, number> = {}
+for (const [code, { count }] of Object.entries(result.statusCodeStats ?? {}) as [string, { count: number }][]) statusCodes[code] = count
+const out: LoadResult = {
+  rps: result.requests.average,
+  p50: result.latency.p50,
+  p90: result.latency.p90,
+  p99: result.latency.p99,
+  latencyMean: result.latency.average,
+  total: result.requests.total,
+  non2xx: result.non2xx,
+  errors: result.errors,
+  timeouts: result.timeouts,
+  statusCodes,
+  perSecond
+}
+process.stdout.write(JSON.stringify(out) + '\n')

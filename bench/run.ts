@@ -1,0 +1,381 @@
+// npm run bench [-- --quick] [-- --skip-build]
+// Builds once, starts the embedded services (Postgres, s3rver, local RS256 issuer), seeds
+// images with SQL, then loads a bare Fastify hello world and the BUILT API (each in its own
+// process, pinned to CPU 0) from autocannon in a child process pinned to CPU 1, loopback only.
+// Reports medians of several rounds, ratios to hello world from the same run, RSS after load,
+// a sustained run, p99 at 1k vs 100k images and boot-to-listen time; writes bench/results/.
+import { spawn } from 'node:child_process'
+import { mkdtemp, mkdir, rm, writeFile, chmod } from 'node:fs/promises'
+import { openSync, closeSync } from 'node:fs'
+import { tmpdir, cpus, totalmem, hostname } from 'node:os'
+import { join } from 'node:path'
+import { startServices, createDatabase, type Services } from '../dev/services.ts'
+import { freePort } from '../dev/postgres.ts'
+import { loadConfig } from '../lib/config.ts'
+import { createSql } from '../lib/db.ts'
+import { migrate } from '../lib/migrate.ts'
+import { seedGallery } from '../test/helpers/seed.ts'
+import { ensureBuilt, hasTaskset, spawnProcess, spawnServer, waitForPort, ROOT, type ServerProcess } from '../test/helpers/spawn-server.ts'
+import type { LoadSpec, LoadResult } from './load.ts'
+
+const argv = process.argv.slice(2)
+const QUICK = argv.includes('--quick')
+const SKIP_BUILD = argv.includes('--skip-build')
+const PROFILE = argv.includes('--cpu-prof')
+
+const P = QUICK
+  ? { warmup: 1, duration: 3, rounds: 1, sustained: 12, window: 3, connections: 50, bootRuns: 3, images: 10_000, small: 1_000, large: 100_000, subjects: 300 }
+  : { warmup: 3, duration: 10, rounds: 3, sustained: 60, window: 10, connections: 50, bootRuns: 7, images: 10_000, small: 1_000, large: 100_000, subjects: 2_000 }
+
+const TARGETS = { health: 0.8, list: 0.5, me: 0.3, sustained: 0.9, p99Growth: 1.2, rssMb: 128, boot: 2 }
+const PINNED = hasTaskset()
+const SERVER_CPU = '0'
+const LOAD_CPU = '1'
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b)
+  if (s.length === 0) return NaN
+  const mid = Math.floor(s.length / 2)
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
+}
+const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d
+const mb = (bytes: number) => round(bytes / 1_048_576, 1)
+const log = (msg: string) => console.error(`[bench] ${msg}`)
+
+async function load (spec: LoadSpec): Promise<LoadResult> {
+  const args = [join(ROOT, 'bench/load.ts'), JSON.stringify(spec)]
+  const [cmd, full] = PINNED ? ['taskset', ['-c', LOAD_CPU, process.execPath, ...args]] : [process.execPath, args]
+  return await new Promise((resolve, reject) => {
+    const child = spawn(cmd, full, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    child.stdout.on('data', (c: Buffer) => { out += c.toString() })
+    const timer = setTimeout(() => child.kill('SIGKILL'), (spec.duration + 60) * 1000)
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      if (code !== 0) return reject(new Error(`load generator exited ${code}`))
+      try { resolve(JSON.parse(out.trim().split('\n').pop()!) as LoadResult) } catch (err) { reject(err instanceof Error ? err : new Error(String(err))) }
+    })
+  })
+}
+
+interface Measured {
+  name: string
+  path: string
+  /** Median req/s of all responses, and of 2xx responses only (what the ratio uses). */
+  rps: number
+  okRps: number
+  p50: number
+  p99: number
+  /** Median over rounds of (this route's 2xx req/s / hello world's req/s in the round just before). */
+  ratio?: number
+  rounds: LoadResult[]
+  helloRounds?: LoadResult[]
+  /** Share of responses that were 2xx; below 0.99 part of the figure measures an error path. */
+  ok2xx: number
+  statusCodes: Record<string, number>
+  rssMb: number
+  note?: string
+}
+
+const okShare = (r: LoadResult) => {
+  const total = Object.values(r.statusCodes).reduce((a, b) => a + b, 0)
+  const ok = Object.entries(r.statusCodes).filter(([c]) => c.startsWith('2')).reduce((a, [, n]) => a + n, 0)
+  return total === 0 ? 0 : ok / total
+}
+
+/**
+ * Rounds of the route, each right after a round of hello world when `hello` is given: the
+ * machine is shared and noisy, so each ratio compares two runs seconds apart.
+ */
+async function measure (name: string, server: ServerProcess, path: string, extra: Partial<LoadSpec> = {}, hello?: ServerProcess): Promise<Measured> {
+  const spec: LoadSpec = { url: server.url + path, duration: P.duration, connections: P.connections, ...extra }
+  await load({ ...spec, duration: P.warmup })
+  const results: LoadResult[] = []
+  const helloResults: LoadResult[] = []
+  const ratios: number[] = []
+  for (let i = 0; i < P.rounds; i++) {
+    const h = hello ? await load({ url: hello.url + '/', duration: P.duration, connections: P.connections }) : undefined
+    const r = await load(spec)
+    results.push(r)
+    if (h) { helloResults.push(h); ratios.push((r.rps * okShare(r)) / h.rps) }
+  }
+  const statusCodes: Record<string, number> = {}
+  let total = 0
+  let ok = 0
+  for (const r of results) {
+    for (const [code, n] of Object.entries(r.statusCodes)) {
+      statusCodes[code] = (statusCodes[code] ?? 0) + n
+      total += n
+      if (code.startsWith('2')) ok += n
+    }
+  }
+  const m: Measured = {
+    name,
+    path,
+    rps: round(median(results.map(r => r.rps)), 0),
+    okRps: round(median(results.map(r => r.rps * okShare(r))), 0),
+    p50: median(results.map(r => r.p50)),
+    p99: median(results.map(r => r.p99)),
+    ...(hello ? { ratio: round(median(ratios), 3), helloRounds: helloResults } : {}),
+    rounds: results,
+    ok2xx: total === 0 ? 0 : round(ok / total, 4),
+    statusCodes,
+    rssMb: mb(server.rssBytes())
+  }
+  log(`${name.padEnd(30)} ${String(m.rps).padStart(7)} req/s (2xx ${m.okRps})  p50 ${m.p50} ms  p99 ${m.p99} ms  ratio ${m.ratio ?? '-'}  rss ${m.rssMb} MB  ${JSON.stringify(statusCodes)}`)
+  return m
+}
+
+async function getJson (url: string, headers: Record<string, string> = {}): Promise<{ status: number, body: unknown }> {
+  const res = await fetch(url, { headers, signal: AbortSignal.timeout(15_000) })
+  const text = await res.text()
+  let body: unknown = text
+  try { body = JSON.parse(text) } catch {}
+  return { status: res.status, body }
+}
+
+/** The next-page cursor in a list body, wherever the route puts it (nextCursor, cursor, next, page.next...). */
+export function findCursor (body: unknown, depth = 0): string | undefined {
+  if (typeof body !== 'object' || body === null || Array.isArray(body) || depth > 2) return undefined
+  for (const [k, v] of Object.entries(body)) {
+    if (/^(next_?cursor|cursor|next|after)$/i.test(k) && typeof v === 'string' && v.length > 0) return v
+  }
+  for (const v of Object.values(body)) {
+    const found = findCursor(v, depth + 1)
+    if (found) return found
+  }
+  return undefined
+}
+
+interface OpenApi { paths?: Record<string, Record<string, { parameters?: { in: string, name: string }[] }>> }
+
+/** Follow list pages until `wantRows` rows are behind us; returns the URL path of that page. */
+async function deepPage (base: string, listPath: string, cursorParam: string, wantRows: number): Promise<{ path: string, pages: number, rows: number } | undefined> {
+  let path = listPath
+  let rows = 0
+  let pages = 0
+  for (let i = 0; i < 20_000 && rows < wantRows; i++) {
+    const { status, body } = await getJson(base + path)
+    if (status !== 200) return undefined
+    const items = Object.values(body as object).find(Array.isArray) as unknown[] | undefined
+    rows += items?.length ?? 0
+    const cursor = findCursor(body)
+    if (!cursor) return pages > 0 ? { path, pages, rows } : undefined
+    path = cursor.startsWith('/') ? cursor : `${listPath}${listPath.includes('?') ? '&' : '?'}${cursorParam}=${encodeURIComponent(cursor)}`
+    pages++
+  }
+  return { path, pages, rows }
+}
+
+interface Env { [k: string]: string }
+
+async function prepareDatabase (services: Services, name: string, images: number): Promise<string> {
+  const admin = services.postgres!.url()
+  await createDatabase(admin, name)
+  const url = services.postgres!.url(name)
+  const sql = createSql(loadConfig({ ...services.env, DATABASE_URL: url }), { max: 1, statementTimeoutMs: 0 })
+  try {
+    await migrate(sql)
+    const started = performance.now()
+    await seedGallery(sql, { images, collections: 5, hidden: Math.round(images / 10), prefix: 'bench' })
+    log(`seeded ${name}: ${images} public images (+${Math.round(images / 10)} hidden) in ${Math.round(performance.now() - started)} ms`)
+  } finally {
+    await sql.end({ timeout: 5 })
+  }
+  return url
+}
+
+async function startApi (env: Env, logFile: string, nodeArgs: string[] = []): Promise<ServerProcess> {
+  const fd = openSync(logFile, 'a')
+  try {
+    return await spawnServer({ env, cpus: SERVER_CPU, stdout: fd, nodeArgs })
+  } finally {
+    closeSync(fd)
+  }
+}
+
+async function bootTime (run: (port: number) => ServerProcess): Promise<number[]> {
+  const times: number[] = []
+  for (let i = 0; i < P.bootRuns; i++) {
+    const port = await freePort()
+    const started = performance.now()
+    const proc = run(port)
+    await Promise.race([waitForPort(port, 30_000, 2), proc.exited.then(() => { throw new Error(`exited before listening:\n${proc.logs()}`) })])
+    times.push(round(performance.now() - started, 1))
+    await proc.stop(10_000)
+  }
+  return times
+}
+
+interface Row { target: string, goal: string, measured: string, met: boolean | null }
+
+async function main (): Promise<void> {
+  const startedAt = new Date()
+  if (!SKIP_BUILD) {
+    log('npm run build')
+    ensureBuilt({ force: true })
+  }
+  const work = await mkdtemp(join(tmpdir(), 'gallery-bench-'))
+  await chmod(work, 0o755)
+  const logFile = join(work, 'api.log')
+  let services: Services | undefined
+  const procs: ServerProcess[] = []
+  const spawnTracked = async (fn: () => Promise<ServerProcess>) => { const p = await fn(); procs.push(p); return p }
+  try {
+    services = await startServices({ dataDir: join(work, 'services') })
+    const [pgVersion] = await (async () => {
+      const sql = createSql(loadConfig(services!.env), { max: 1 })
+      try { return [(await sql<{ server_version: string }[]>`show server_version`)[0]!.server_version] } finally { await sql.end() }
+    })()
+    const db10k = await prepareDatabase(services, 'bench_main', P.images)
+    const db1k = await prepareDatabase(services, 'bench_small', P.small)
+    const db100k = await prepareDatabase(services, 'bench_large', P.large)
+
+    // Many subjects so per-subject presign limits are not what we measure (reported below)
+    const tokensFile = join(work, 'tokens.txt')
+    const tokens = Array.from({ length: P.subjects }, (_, i) => services!.issuer.token({ sub: `auth0|bench-${i}`, permissions: ['write:gallery'] }))
+    await writeFile(tokensFile, tokens.join('\n'))
+    const meToken = tokens[0]!
+
+    const apiEnv: Env = { ...services.env, DATABASE_URL: db10k, LOG_LEVEL: 'info', RATE_LIMIT_ENABLED: 'false', ENVIRONMENT: 'development' }
+    const hello = await spawnTracked(() => spawnServer({ script: join(ROOT, 'bench/hello.ts'), env: {}, cpus: SERVER_CPU }))
+    const api = await spawnTracked(() => startApi(apiEnv, logFile, PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench/results/profiles')}`] : []))
+
+    const openapi = (await getJson(`${api.url}/openapi.json`)).body as OpenApi
+    const paths = new Set(Object.keys(openapi.paths ?? {}))
+    log(`routes: ${[...paths].join(' ')}`)
+    const listParams = openapi.paths?.['/api/v1/images']?.get?.parameters ?? []
+    const cursorParam = listParams.find(p => p.in === 'query' && /cursor|after/i.test(p.name))?.name ?? 'cursor'
+
+    const results: Record<string, Measured | undefined> = {}
+    const missing: string[] = []
+    results.hello1 = await measure('hello world', hello, '/')
+    results.health = await measure('GET /health', api, '/health', {}, hello)
+
+    let deep: Awaited<ReturnType<typeof deepPage>>
+    if (paths.has('/api/v1/images')) {
+      results.list = await measure('GET /api/v1/images', api, '/api/v1/images', {}, hello)
+      deep = await deepPage(api.url, '/api/v1/images', cursorParam, P.images / 2)
+      if (deep) {
+        log(`deep cursor: page ${deep.pages + 1}, ${deep.rows} rows in`)
+        results.listDeep = await measure('GET /api/v1/images deep', api, deep.path, {}, hello)
+        results.listDeep.note = `page ${deep.pages + 1} (${deep.rows} rows in)`
+      } else missing.push('images deep cursor (no cursor found in the first page)')
+    } else missing.push('GET /api/v1/images')
+    if (paths.has('/api/v1/collections/{slug}')) results.collection = await measure('GET /api/v1/collections/:slug', api, '/api/v1/collections/bench-1', {}, hello)
+    else missing.push('GET /api/v1/collections/:slug')
+    if (paths.has('/api/v1/me')) results.me = await measure('GET /api/v1/me', api, '/api/v1/me', { headers: { authorization: `Bearer ${meToken}` } }, hello)
+    else missing.push('GET /api/v1/me')
+    if (paths.has('/api/v1/uploads')) {
+      results.presign = await measure('POST /api/v1/uploads', api, '/api/v1/uploads', { method: 'POST', body: JSON.stringify({ contentType: 'image/png', size: 12345 }), tokensFile }, hello)
+      results.presign.note = `${P.subjects} subjects (tokens) rotated per request`
+    } else missing.push('POST /api/v1/uploads')
+    const helloRps = median(Object.values(results).flatMap(m => [...(m?.helloRounds ?? []), ...(m?.name === 'hello world' ? m.rounds : [])]).map(r => r.rps))
+    const helloRss = mb(hello.rssBytes())
+    const apiRss = mb(api.rssBytes())
+
+    // Sustained: one long run on the public list (or /health when the list is missing)
+    const sustainedPath = results.list ? '/api/v1/images' : '/health'
+    const sustainedRun = await load({ url: api.url + sustainedPath, duration: P.sustained, connections: P.connections })
+    const secs = sustainedRun.perSecond
+    const first = median(secs.slice(0, P.window))
+    const last = median(secs.slice(-P.window))
+    const sustainedRss = mb(api.rssBytes())
+    log(`sustained ${sustainedPath} ${P.sustained}s: first ${P.window}s ${first} req/s, last ${P.window}s ${last} req/s, rss ${sustainedRss} MB`)
+    await api.stop()
+    await hello.stop()
+
+    // p99 of the list at 1k vs 100k images (same server build, one at a time on CPU 0)
+    const scale: Record<string, { first?: Measured, deep?: Measured, rssMb?: number }> = {}
+    if (results.list) {
+      for (const [label, url, n] of [['1k', db1k, P.small], ['100k', db100k, P.large]] as const) {
+        const server = await spawnTracked(() => startApi({ ...apiEnv, DATABASE_URL: url }, logFile))
+        const d = await deepPage(server.url, '/api/v1/images', cursorParam, Math.min(n / 2, 5000))
+        scale[label] = {
+          first: await measure(`list @${label}`, server, '/api/v1/images'),
+          deep: d ? await measure(`list deep @${label}`, server, d.path) : undefined
+        }
+        if (scale[label].deep && d) scale[label].deep.note = `page ${d.pages + 1} (${d.rows} rows in)`
+        scale[label].rssMb = mb(server.rssBytes())
+        await server.stop()
+      }
+    }
+
+    // Boot to listen: spawn, poll TCP connect every 2 ms
+    const bootHello = await bootTime(port => spawnProcess({ script: join(ROOT, 'bench/hello.ts'), env: {}, cpus: SERVER_CPU, port, stdout: 'ignore' }))
+    const bootApi = await bootTime(port => spawnProcess({ env: apiEnv, cpus: SERVER_CPU, port, stdout: 'ignore' }))
+    log(`boot hello ${median(bootHello)} ms ${JSON.stringify(bootHello)}; api ${median(bootApi)} ms ${JSON.stringify(bootApi)}`)
+
+    // Table
+    const rows: Row[] = []
+    const ratioRow = (label: string, m: Measured | undefined, goal: number | null) => {
+      if (!m) { rows.push({ target: label, goal: goal === null ? '-' : `>= ${goal}x hello`, measured: 'route missing', met: goal === null ? null : false }); return }
+      const r = m.ratio ?? m.okRps / helloRps
+      const valid = m.ok2xx >= 0.99
+      rows.push({
+        target: label,
+        goal: goal === null ? '(no target)' : `>= ${goal}x hello`,
+        measured: `${round(r)}x (${m.okRps} 2xx req/s, p50 ${m.p50} ms, p99 ${m.p99} ms${valid ? '' : `; ${round(100 - m.ok2xx * 100, 1)}% non-2xx: ${Object.entries(m.statusCodes).filter(([c]) => !c.startsWith('2')).map(([c, n]) => `${n} x ${c}`).join(', ')}`})`,
+        met: goal === null ? null : valid && r >= goal
+      })
+    }
+    rows.push({ target: 'hello world (baseline)', goal: '-', measured: `${round(helloRps, 0)} req/s`, met: null })
+    ratioRow('GET /health', results.health, TARGETS.health)
+    ratioRow('GET /api/v1/images (first page)', results.list, TARGETS.list)
+    ratioRow('GET /api/v1/images (deep cursor)', results.listDeep, TARGETS.list)
+    ratioRow('GET /api/v1/collections/:slug', results.collection, TARGETS.list)
+    ratioRow('GET /api/v1/me (real RS256 token)', results.me, TARGETS.me)
+    ratioRow('POST /api/v1/uploads (presign)', results.presign, null)
+    const sustainedRatio = first > 0 ? last / first : NaN
+    rows.push({ target: `sustained ${P.sustained}s ${sustainedPath}: last/first ${P.window}s`, goal: `>= ${TARGETS.sustained}`, measured: `${round(sustainedRatio)} (${first} -> ${last} req/s)`, met: sustainedRatio >= TARGETS.sustained })
+    for (const kind of ['first', 'deep'] as const) {
+      const a = scale['1k']?.[kind]
+      const b = scale['100k']?.[kind]
+      if (!a || !b) { rows.push({ target: `list p99 @100k vs @1k (${kind} page)`, goal: `<= ${TARGETS.p99Growth}x`, measured: 'not measured', met: false }); continue }
+      const g = b.p99 / a.p99
+      rows.push({ target: `list p99 @100k vs @1k (${kind} page)`, goal: `<= ${TARGETS.p99Growth}x`, measured: `${round(g)}x (${a.p99} -> ${b.p99} ms)`, met: g <= TARGETS.p99Growth })
+    }
+    const rssMax = Math.max(apiRss, sustainedRss, ...Object.values(scale).map(s => s.rssMb ?? 0))
+    rows.push({ target: 'RSS after load, API process (max)', goal: `<= ${TARGETS.rssMb} MB`, measured: `${rssMax} MB (after routes ${apiRss}, after sustained ${sustainedRss})`, met: rssMax <= TARGETS.rssMb })
+    rows.push({ target: 'RSS after load, hello world', goal: `<= ${TARGETS.rssMb} MB`, measured: `${helloRss} MB`, met: helloRss <= TARGETS.rssMb })
+    const bootRatio = median(bootApi) / median(bootHello)
+    rows.push({ target: 'boot to listen, built server vs hello', goal: `<= ${TARGETS.boot}x`, measured: `${round(bootRatio)}x (${median(bootApi)} vs ${median(bootHello)} ms)`, met: bootRatio <= TARGETS.boot })
+
+    const machine = {
+      host: hostname(),
+      cpu: cpus()[0]?.model ?? 'unknown',
+      cores: cpus().length,
+      memoryGb: round(totalmem() / 1024 ** 3, 1),
+      node: process.version,
+      postgres: pgVersion,
+      pinned: PINNED ? `servers on CPU ${SERVER_CPU}, load generator on CPU ${LOAD_CPU} (taskset); Postgres unpinned` : 'no taskset: unpinned'
+    }
+    const settings = { ...P, quick: QUICK, autocannon: { connections: P.connections, pipelining: 1 }, logLevel: 'info (to a file)', rateLimit: 'RATE_LIMIT_ENABLED=false', presign: `${P.subjects} distinct subjects, token rotated per request` }
+    const md = [
+      `# Benchmark ${startedAt.toISOString()}${QUICK ? ' (quick mode: short rounds, not for quoting)' : ''}`,
+      '',
+      `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, Node ${machine.node}, PostgreSQL ${machine.postgres}; ${machine.pinned}.`,
+      `Rounds: ${P.rounds} x ${P.duration} s per route after a ${P.warmup} s warmup, medians; autocannon ${P.connections} connections, loopback; API built (dist/), LOG_LEVEL=info to a file, ${P.images} public images in 5 collections.`,
+      '',
+      '| target | goal | measured | met |',
+      '|---|---|---|---|',
+      ...rows.map(r => `| ${r.target} | ${r.goal} | ${r.measured} | ${r.met === null ? '-' : r.met ? 'met' : '**not met**'} |`),
+      ...(missing.length > 0 ? ['', `Not measured (route not present in this build): ${missing.join(', ')}.`] : []),
+      ''
+    ].join('\n')
+    const json = { startedAt: startedAt.toISOString(), machine, settings, targets: TARGETS, rows, helloRps, results, sustained: { path: sustainedPath, first, last, ratio: sustainedRatio, perSecond: secs, rssMb: sustainedRss }, scale, boot: { helloMs: bootHello, apiMs: bootApi }, rss: { helloMb: helloRss, apiMb: apiRss }, missing }
+    const dir = join(ROOT, 'bench/results')
+    await mkdir(dir, { recursive: true })
+    const name = startedAt.toISOString().slice(0, 10) + (QUICK ? '-quick' : '')
+    await writeFile(join(dir, `${name}.json`), JSON.stringify(json, null, 2) + '\n')
+    await writeFile(join(dir, `${name}.md`), md)
+    console.log(md)
+    log(`wrote bench/results/${name}.json and .md`)
+  } finally {
+    for (const p of procs) await p.stop(10_000).catch(() => {})
+    if (services) await services.stop().catch(() => {})
+    await rm(work, { recursive: true, force: true }).catch(() => {})
+  }
+}
+
+await main()

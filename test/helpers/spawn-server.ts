@@ -1,0 +1,155 @@
+// Runs the BUILT server (node dist/server.js) as a child process on loopback, the way Heroku
+// runs the web dyno, for the failure drills and the benchmark. Builds dist/ once when a source
+// file is newer than it.
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
+import { existsSync, statSync, readdirSync, readFileSync } from 'node:fs'
+import { connect } from 'node:net'
+import { join, resolve } from 'node:path'
+import { freePort } from '../../dev/postgres.ts'
+
+export const ROOT = resolve(import.meta.dirname, '../..')
+export const SERVER_JS = join(ROOT, 'dist/server.js')
+export const MIGRATE_JS = join(ROOT, 'dist/bin/migrate.js')
+
+function newestMtime (path: string): number {
+  const st = statSync(path)
+  if (!st.isDirectory()) return path.endsWith('.ts') || path.endsWith('.sql') ? st.mtimeMs : 0
+  let newest = 0
+  for (const name of readdirSync(path)) newest = Math.max(newest, newestMtime(join(path, name)))
+  return newest
+}
+
+/** `npm run build` when dist/server.js is missing or older than app.ts, server.ts, lib, plugins, routes or bin. */
+export function ensureBuilt ({ force = false } = {}): void {
+  const sources = ['app.ts', 'server.ts', 'lib', 'plugins', 'routes', 'bin'].map(p => join(ROOT, p)).filter(p => existsSync(p))
+  const newest = Math.max(...sources.map(newestMtime))
+  if (!force && existsSync(SERVER_JS) && statSync(SERVER_JS).mtimeMs >= newest) return
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], timeout: 180_000 })
+}
+
+/** Resolves once a TCP connect to 127.0.0.1:port succeeds; polls every `intervalMs`. */
+export async function waitForPort (port: number, timeoutMs = 20_000, intervalMs = 5): Promise<void> {
+  const deadline = performance.now() + timeoutMs
+  for (;;) {
+    const ok = await new Promise<boolean>(resolve => {
+      const socket = connect({ host: '127.0.0.1', port })
+      socket.once('connect', () => { socket.destroy(); resolve(true) })
+      socket.once('error', () => { socket.destroy(); resolve(false) })
+    })
+    if (ok) return
+    if (performance.now() > deadline) throw new Error(`nothing listening on 127.0.0.1:${port} after ${timeoutMs} ms`)
+    await new Promise(resolve => setTimeout(resolve, intervalMs))
+  }
+}
+
+export interface Exit { code: number | null, signal: NodeJS.Signals | null }
+
+export interface ServerProcess {
+  port: number
+  url: string
+  pid: number
+  child: ChildProcess
+  /** Last lines of stdout/stderr (bounded), for assertions and failure messages. */
+  logs: () => string
+  exited: Promise<Exit>
+  alive: () => boolean
+  rssBytes: () => number
+  /** SIGTERM, wait for exit (SIGKILL after `timeoutMs`). */
+  stop: (timeoutMs?: number) => Promise<Exit>
+}
+
+export interface SpawnOptions {
+  env: Record<string, string>
+  /** Script to run; the built server by default. */
+  script?: string
+  nodeArgs?: string[]
+  /** Pin to these CPUs with taskset when it exists (e.g. '0'). */
+  cpus?: string
+  /** Where stdout goes: captured (default, bounded) or a file descriptor. */
+  stdout?: 'capture' | number | 'ignore'
+  port?: number
+  waitMs?: number
+}
+
+const MAX_LOG_CHARS = 200_000
+
+export function hasTaskset (): boolean {
+  try {
+    execFileSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' })
+    return true
+  } catch { return false }
+}
+
+export function rssOf (pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m ? Number(m[1]) * 1024 : 0
+  } catch { return 0 }
+}
+
+/** Spawn without waiting for the port (boot-time measurements, processes that must not bind). */
+export function spawnProcess (opts: SpawnOptions & { port: number }): ServerProcess {
+  const script = opts.script ?? SERVER_JS
+  const nodeArgs = [...(opts.nodeArgs ?? []), script]
+  const pinned = opts.cpus !== undefined && hasTaskset()
+  const [cmd, args] = pinned ? ['taskset', ['-c', opts.cpus!, process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs]
+  const stdout = opts.stdout ?? 'capture'
+  const child = spawn(cmd, args, {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...opts.env, PORT: String(opts.port) },
+    stdio: ['ignore', stdout === 'capture' ? 'pipe' : stdout, 'pipe']
+  })
+  let log = ''
+  const append = (chunk: Buffer) => {
+    log += chunk.toString()
+    if (log.length > MAX_LOG_CHARS) log = log.slice(-MAX_LOG_CHARS / 2)
+  }
+  child.stdout?.on('data', append)
+  child.stderr?.on('data', append)
+  let exit: Exit | undefined
+  const exited = new Promise<Exit>(resolve => child.once('exit', (code, signal) => { exit = { code, signal }; resolve(exit) }))
+  const pid = child.pid!
+  return {
+    port: opts.port,
+    url: `http://127.0.0.1:${opts.port}`,
+    pid,
+    child,
+    logs: () => log,
+    exited,
+    alive: () => exit === undefined,
+    rssBytes: () => rssOf(pid),
+    stop: async (timeoutMs = 30_000) => {
+      if (exit) return exit
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+      try { return await exited } finally { clearTimeout(timer) }
+    }
+  }
+}
+
+/** Spawn the built server (or `script`) on a free loopback port and wait until it accepts TCP connections. */
+export async function spawnServer (opts: SpawnOptions): Promise<ServerProcess> {
+  const port = opts.port ?? await freePort()
+  const proc = spawnProcess({ ...opts, port })
+  try {
+    await Promise.race([
+      waitForPort(port, opts.waitMs ?? 20_000),
+      proc.exited.then(e => { throw new Error(`server exited before listening (${e.signal ?? e.code}):\n${proc.logs()}`) })
+    ])
+  } catch (err) {
+    await proc.stop(2000)
+    throw err
+  }
+  return proc
+}
+
+/** Poll `fn` until it returns a truthy value or `timeoutMs` passes; returns the last value. */
+export async function until<T> (fn: () => Promise<T> | T, timeoutMs: number, intervalMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let value = await fn()
+  while (!value && Date.now() < deadline) {
+    await new Promise(resolve => setTimeout(resolve, intervalMs))
+    value = await fn()
+  }
+  return value
+}
