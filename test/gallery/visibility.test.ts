@@ -2,11 +2,10 @@
 // writers see everything. Checked through lists, gets, filters and the status filter.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { build } from '../helpers/build.ts'
-import { insertCollection, insertImage, reader, testDb, unique, writer } from '../helpers/gallery-fixtures.ts'
+import { buildGallery, insertCollection, insertImage, reader, testDb, unique, writer } from '../helpers/gallery-fixtures.ts'
 
 test('public lists and gets never show drafts, pending or rejected images; writers see them all', async (t) => {
-  const { app, services } = await build(t)
+  const { app, services } = await buildGallery(t)
   const sql = testDb(t, services)
   const tag = unique('vis')
   const visible = await insertImage(sql, { tags: [tag], position: 1 })
@@ -51,7 +50,7 @@ test('public lists and gets never show drafts, pending or rejected images; write
 })
 
 test('draft collections are hidden from the public, visible to writers', async (t) => {
-  const { app, services } = await build(t)
+  const { app, services } = await buildGallery(t)
   const sql = testDb(t, services)
   const published = await insertCollection(sql, { published: true })
   const draft = await insertCollection(sql, { published: false })
@@ -73,7 +72,7 @@ test('draft collections are hidden from the public, visible to writers', async (
 })
 
 test('images filter by collection id or slug, and by tag', async (t) => {
-  const { app, services } = await build(t)
+  const { app, services } = await buildGallery(t)
   const sql = testDb(t, services)
   const c = await insertCollection(sql)
   const other = await insertCollection(sql)

@@ -2,13 +2,12 @@
 // slug conflicts, publish rules, collection delete and reorder, image delete with its S3 object.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { build } from '../helpers/build.ts'
-import { insertCollection, insertImage, objectExists, putObject, reader, testDb, unique, writer } from '../helpers/gallery-fixtures.ts'
+import { buildGallery, insertCollection, insertImage, objectExists, putObject, reader, testDb, unique, writer } from '../helpers/gallery-fixtures.ts'
 
 const ZERO = '00000000-0000-4000-8000-000000000000'
 
 test('every write answers 401 without a token and 403 without write:gallery, and changes nothing', async (t) => {
-  const { app, services } = await build(t)
+  const { app, services } = await buildGallery(t)
   const sql = testDb(t, services)
   const c = await insertCollection(sql)
   const img = await insertImage(sql)
@@ -35,7 +34,7 @@ test('every write answers 401 without a token and 403 without write:gallery, and
 })
 
 test('PATCH refuses id, key, status, created_at (mass assignment) and changes nothing', async (t) => {
-  const { app, services } = await build(t)
+  const { app, services } = await buildGallery(t)
   const sql = testDb(t, services)
   const img = await insertImage(sql, { status: 'pending', published: false })
   const [before] = await sql`select * from images where id = ${img.id}`
@@ -55,7 +54,7 @@ test('PATCH refuses id, key, status, created_at (mass assignment) and changes no
 })
 
 test('PATCH image edits the allowed fields; publishing a pending image is a 409', async (t) => {
-  const { app, services } = await build(t)
+  const { app, services } = await buildGallery(t)
   const sql = testDb(t, services)
   const c = await insertCollection(sql)
   const img = await insertImage(sql, { published: false })
@@ -92,7 +91,7 @@ test('PATCH image edits the allowed fields; publishing a pending image is a 409'
 })
 
 test('collections: create, slug conflict 409, update, 404 shape', async (t) => {
-  const { app, services } = await build(t)
+  const { app, services } = await buildGallery(t)
   const slug = unique('create')
   const created = await app.inject({ method: 'POST', url: '/api/v1/collections', headers: writer(services), payload: { slug, title: 'Prints' } })
   assert.equal(created.statusCode, 201)
@@ -120,7 +119,7 @@ test('collections: create, slug conflict 409, update, 404 shape', async (t) => {
 })
 
 test('deleting a collection keeps its images, without a collection', async (t) => {
-  const { app, services } = await build(t)
+  const { app, services } = await buildGallery(t)
   const sql = testDb(t, services)
   const c = await insertCollection(sql)
   const img = await insertImage(sql, { collectionId: c.id })
@@ -134,7 +133,7 @@ test('deleting a collection keeps its images, without a collection', async (t) =
 })
 
 test('reorder puts the named collections first, in order, atomically', async (t) => {
-  const { app, services } = await build(t)
+  const { app, services } = await buildGallery(t)
   const sql = testDb(t, services)
   const cs = []
   for (let i = 0; i < 4; i++) cs.push(await insertCollection(sql, { position: i }))
@@ -157,7 +156,7 @@ test('reorder puts the named collections first, in order, atomically', async (t)
 })
 
 test('deleting an image removes the row and its S3 object; a missing object is fine', async (t) => {
-  const { app, services } = await build(t)
+  const { app, services } = await buildGallery(t)
   const sql = testDb(t, services)
   const img = await insertImage(sql)
   await putObject(services, img.key)
@@ -177,7 +176,7 @@ test('deleting an image removes the row and its S3 object; a missing object is f
 
 test('when S3 fails, deleting an image answers 503 and keeps the row', async (t) => {
   // Port 9 (discard) on loopback: connection refused, S3 unreachable
-  const { app, services } = await build(t, { S3_ENDPOINT: 'http://127.0.0.1:9' })
+  const { app, services } = await buildGallery(t, { S3_ENDPOINT: 'http://127.0.0.1:9' })
   const sql = testDb(t, services)
   const img = await insertImage(sql)
   const res = await app.inject({ method: 'DELETE', url: `/api/v1/images/${img.id}`, headers: writer(services) })

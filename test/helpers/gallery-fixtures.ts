@@ -4,10 +4,22 @@ import type { TestContext } from 'node:test'
 import { randomUUID } from 'node:crypto'
 import postgres from 'postgres'
 import { S3Client, PutObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { TestServices } from './services.ts'
-import { bearer } from './build.ts'
+import { bearer, build, type Built } from './build.ts'
+import type { AppOptions } from '../../app.ts'
 
 export type Db = postgres.Sql
+
+/**
+ * build(t), then wait until load shedding (under-pressure) has seen a calm event loop: starting
+ * the local services blocks the loop, and the first requests of a file would otherwise get 503.
+ */
+export async function buildGallery (t: TestContext, env: Record<string, string> = {}, options: AppOptions = {}): Promise<Built> {
+  const built = await build(t, env, options)
+  for (let i = 0; i < 100 && built.app.isUnderPressure(); i++) await sleep(100)
+  return built
+}
 
 /** A small pool on the test database, closed after the test. */
 export function testDb (t: TestContext, services: TestServices): Db {
