@@ -49,11 +49,11 @@ test('pages have no duplicates and no gaps while images are inserted concurrentl
   // Ties on position are broken by id, so equal positions must paginate correctly too
   for (let i = 0; i < 60; i++) original.push((await insertImage(sql, { collectionId: c.id, position: Math.floor(i / 3) * 10 })).id)
 
-  let done = false
+  const state = { done: false }
   const inserted: string[] = []
   const inserter = (async () => {
     let i = 0
-    while (!done) {
+    while (!state.done) {
       // Some land before the cursor, some after it, some on existing positions
       inserted.push((await insertImage(sql, { collectionId: c.id, position: (i * 37) % 220 - 5 })).id)
       i++
@@ -77,7 +77,7 @@ test('pages have no duplicates and no gaps while images are inserted concurrentl
       await new Promise(resolve => setImmediate(resolve))
     } while (cursor !== null && pages < 200)
   } finally {
-    done = true
+    state.done = true
     await inserter
   }
   assert.ok(inserted.length > 0, 'rows were inserted during pagination')

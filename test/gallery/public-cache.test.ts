@@ -1,0 +1,220 @@
+// The public read path: per-process cache with single flight, strong ETags and 304s,
+// Cache-Control, and invalidation across processes through Postgres LISTEN/NOTIFY.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { setTimeout as sleep } from 'node:timers/promises'
+import postgres from 'postgres'
+import { createPublicCache, etagMatches, notifyChanged } from '../../lib/public-cache.ts'
+import { createImageUrls } from '../../lib/image-urls.ts'
+import { S3Client } from '@aws-sdk/client-s3'
+import type { App } from '../../app.ts'
+import { buildGallery, insertCollection, insertImage, testDb, unique, writer } from '../helpers/gallery-fixtures.ts'
+
+/** Resolves when `predicate` holds; the deadline only guards against a hang, it asserts no speed. */
+async function until (predicate: () => boolean | Promise<boolean>, what: string, deadlineMs = 15_000): Promise<void> {
+  const end = Date.now() + deadlineMs
+  while (!(await predicate())) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`)
+    await sleep(10)
+  }
+}
+
+async function listening (app: App): Promise<void> {
+  await until(() => app.publicCache.enabled, 'LISTEN to be established')
+}
+
+test('single flight: a burst of misses runs one fill; later hits run none', async () => {
+  const cache = createPublicCache()
+  cache.setEnabled(true)
+  let fills = 0
+  let release!: (v: string) => void
+  const gate = new Promise<string>(resolve => { release = resolve })
+  const burst = Array.from({ length: 50 }, () => cache.get('k', async () => { fills++; return await gate }))
+  release('{"a":1}')
+  const results = await Promise.all(burst)
+  assert.equal(fills, 1)
+  assert.ok(results.every(r => r.payload === '{"a":1}' && r.etag === results[0]!.etag))
+  await cache.get('k', async () => { fills++; return 'x' })
+  assert.equal(fills, 1)
+})
+
+test('a fill that started before an invalidation is not stored; entries expire; nothing is stored while LISTEN is down', async () => {
+  let now = 0
+  const cache = createPublicCache({ ttlMs: 5000, now: () => now })
+  cache.setEnabled(true)
+  let release!: (v: string) => void
+  const stale = cache.get('k', async () => await new Promise<string>(resolve => { release = resolve }))
+  cache.invalidate()
+  release('old')
+  assert.equal((await stale).payload, 'old')
+  assert.equal((await cache.get('k', async () => 'new')).payload, 'new')
+  assert.equal((await cache.get('k', async () => 'newer')).payload, 'new')
+  now += 5000
+  assert.equal((await cache.get('k', async () => 'after-ttl')).payload, 'after-ttl')
+
+  cache.setEnabled(false)
+  assert.equal((await cache.get('k', async () => 'a')).payload, 'a')
+  assert.equal((await cache.get('k', async () => 'b')).payload, 'b')
+  assert.equal(cache.size(), 0)
+})
+
+test('If-None-Match uses weak comparison and accepts lists and *', () => {
+  assert.equal(etagMatches('"abc"', '"abc"'), true)
+  assert.equal(etagMatches('W/"abc"', '"abc"'), true)
+  assert.equal(etagMatches('"x", "abc"', '"abc"'), true)
+  assert.equal(etagMatches('*', '"abc"'), true)
+  assert.equal(etagMatches('"abd"', '"abc"'), false)
+  assert.equal(etagMatches(undefined, '"abc"'), false)
+})
+
+test('presigned URLs are stable within a window and change with the next one', async () => {
+  const client = new S3Client({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9', forcePathStyle: true, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } })
+  let now = Date.parse('2026-01-01T10:05:00Z')
+  const urls = createImageUrls({ client, bucket: 'b', now: () => now })
+  const first = await urls.url('images/a.jpg')
+  now += 50 * 60_000
+  assert.equal(await urls.url('images/a.jpg'), first)
+  assert.match(first, /X-Amz-Date=20260101T100000Z/)
+  assert.match(first, /X-Amz-Expires=7200/)
+  now += 10 * 60_000
+  const next = await urls.url('images/a.jpg')
+  assert.notEqual(next, first)
+  assert.match(next, /X-Amz-Date=20260101T110000Z/)
+  assert.notEqual(await urls.url('images/b.jpg'), next)
+  client.destroy()
+
+  const cdn = createImageUrls({ client, bucket: 'b', assetBaseUrl: 'https://cdn.example.com/' })
+  assert.equal(await cdn.url('images/a b.jpg'), 'https://cdn.example.com/images/a%20b.jpg')
+})
+
+test('public GETs carry Cache-Control, a strong ETag and Vary; If-None-Match gives 304; writers get no-store', async (t) => {
+  const { app, services } = await buildGallery(t)
+  const sql = testDb(t, services)
+  const c = await insertCollection(sql)
+  const img = await insertImage(sql, { collectionId: c.id, title: 'first' })
+  for (const url of [`/api/v1/images?collection=${c.slug}`, `/api/v1/images/${img.id}`, '/api/v1/collections', `/api/v1/collections/${c.slug}`]) {
+    const res = await app.inject(url)
+    assert.equal(res.statusCode, 200, url)
+    assert.match(String(res.headers['cache-control']), /^public, max-age=\d+/)
+    const etag = String(res.headers.etag)
+    assert.match(etag, /^"[A-Za-z0-9_-]+"$/, 'strong ETag')
+    assert.match(String(res.headers.vary), /authorization/i)
+
+    const notModified = await app.inject({ url, headers: { 'if-none-match': etag } })
+    assert.equal(notModified.statusCode, 304, url)
+    assert.equal(notModified.body, '')
+    assert.equal(notModified.headers.etag, etag)
+    assert.equal((await app.inject({ url, headers: { 'if-none-match': `W/${etag}` } })).statusCode, 304)
+    assert.equal((await app.inject({ url, headers: { 'if-none-match': '"something-else"' } })).statusCode, 200)
+
+    const asWriter = await app.inject({ url, headers: writer(services) })
+    assert.equal(asWriter.headers['cache-control'], 'private, no-store', url)
+  }
+
+  // A change gives a new ETag: the old one no longer answers 304
+  const url = `/api/v1/images/${img.id}`
+  const before = String((await app.inject(url)).headers.etag)
+  const patched = await app.inject({ method: 'PATCH', url, headers: writer(services), payload: { title: 'second' } })
+  assert.equal(patched.statusCode, 200)
+  const after = await app.inject({ url, headers: { 'if-none-match': before } })
+  assert.equal(after.statusCode, 200)
+  assert.equal(after.json().title, 'second')
+  assert.notEqual(after.headers.etag, before)
+})
+
+test('a burst of identical public requests makes one query', async (t) => {
+  const { app, services } = await buildGallery(t)
+  const sql = testDb(t, services)
+  const c = await insertCollection(sql)
+  await insertImage(sql, { collectionId: c.id })
+  await listening(app)
+  const fills = app.publicCache.stats.fills
+  const responses = await Promise.all(Array.from({ length: 40 }, () => app.inject(`/api/v1/images?collection=${c.slug}`)))
+  assert.ok(responses.every(r => r.statusCode === 200 && r.body === responses[0]!.body))
+  assert.equal(app.publicCache.stats.fills - fills, 1)
+})
+
+test('a write through instance A invalidates the cache of instance B (LISTEN/NOTIFY)', async (t) => {
+  const a = await buildGallery(t)
+  const b = await buildGallery(t)
+  const sql = testDb(t, a.services)
+  const c = await insertCollection(sql)
+  const img = await insertImage(sql, { collectionId: c.id, title: 'before' })
+  await listening(b.app)
+  const url = `/api/v1/images?collection=${c.slug}`
+
+  assert.equal((await b.app.inject(url)).json().items[0].title, 'before')
+  const hits = b.app.publicCache.stats.hits
+  assert.equal((await b.app.inject(url)).json().items[0].title, 'before')
+  assert.equal(b.app.publicCache.stats.hits, hits + 1, 'B answers from its cache')
+  // Both processes sign the same URL for the same key within a window
+  assert.equal((await a.app.inject(url)).json().items[0].url, (await b.app.inject(url)).json().items[0].url)
+
+  const invalidations = b.app.publicCache.stats.invalidations
+  const started = performance.now()
+  const res = await a.app.inject({ method: 'PATCH', url: `/api/v1/images/${img.id}`, headers: writer(a.services), payload: { title: 'after' } })
+  assert.equal(res.statusCode, 200)
+  await until(() => b.app.publicCache.stats.invalidations > invalidations, 'B to receive the NOTIFY')
+  t.diagnostic(`B invalidated ${Math.round(performance.now() - started)} ms after A's write`)
+  assert.equal((await b.app.inject(url)).json().items[0].title, 'after')
+
+  // Deleting a collection through B is seen by A's cached collection list
+  const list = '/api/v1/collections?limit=100'
+  assert.ok((await a.app.inject(list)).json().items.some((x: { id: string }) => x.id === c.id))
+  const del = await b.app.inject({ method: 'DELETE', url: `/api/v1/collections/${c.id}`, headers: writer(b.services) })
+  assert.equal(del.statusCode, 204)
+  await until(async () => !(await a.app.inject(list)).json().items.some((x: { id: string }) => x.id === c.id), 'A to drop the deleted collection')
+})
+
+test('after the LISTEN connection is killed, the cache reconnects and stays correct', async (t) => {
+  const { app, services } = await buildGallery(t)
+  const sql = testDb(t, services)
+  const c = await insertCollection(sql, { slug: unique('relisten') })
+  await insertImage(sql, { collectionId: c.id, title: 'v1' })
+  await listening(app)
+  const url = `/api/v1/images?collection=${c.slug}`
+  assert.equal((await app.inject(url)).json().items[0].title, 'v1')
+
+  const admin = postgres(services.databaseUrl, { max: 1, onnotice: () => {} })
+  t.after(() => admin.end({ timeout: 5 }))
+  const invalidations = app.publicCache.stats.invalidations
+  const killed = await admin`select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'gallery-api-listen' and datname = current_database()`
+  assert.ok(killed.length >= 1, 'a LISTEN connection existed')
+  // Reconnecting clears the cache (notifications may have been missed meanwhile)
+  await until(() => app.publicCache.stats.invalidations > invalidations && app.publicCache.enabled, 'LISTEN to come back')
+
+  // A change made elsewhere (another process: plain SQL + NOTIFY) still reaches this one
+  assert.equal((await app.inject(url)).json().items[0].title, 'v1')
+  await admin.begin(async (tx) => {
+    await tx`update images set title = 'v2' where collection_id = ${c.id}`
+    await notifyChanged(tx)
+  })
+  await until(async () => (await app.inject(url)).json().items[0].title === 'v2', 'the change after reconnect')
+})
+
+test('app.close() ends the LISTEN connection', async (t) => {
+  const { app, services } = await buildGallery(t)
+  await listening(app)
+  const admin = postgres(services.databaseUrl, { max: 1, onnotice: () => {} })
+  t.after(() => admin.end({ timeout: 5 }))
+  const count = async () => (await admin`select count(*)::int as n from pg_stat_activity where application_name = 'gallery-api-listen' and datname = current_database()`)[0]!.n as number
+  const before = await count()
+  assert.ok(before >= 1)
+  await app.close()
+  await until(async () => (await count()) === before - 1, 'the LISTEN connection to close')
+})
+
+test('with ASSET_BASE_URL, image URLs point at the CDN', async (t) => {
+  const { app, services } = await buildGallery(t, { ASSET_BASE_URL: 'https://cdn.example.com' })
+  const sql = testDb(t, services)
+  const img = await insertImage(sql)
+  const res = await app.inject(`/api/v1/images/${img.id}`)
+  assert.equal(res.json().url, `https://cdn.example.com/${img.key}`)
+})
+
+test('public responses also vary on Origin when CORS names origins', { todo: 'plugins/auth.ts identify replaces Vary instead of appending to it' }, async (t) => {
+  const { app } = await buildGallery(t)
+  const res = await app.inject({ url: '/api/v1/collections', headers: { origin: 'http://127.0.0.1:5173' } })
+  assert.match(String(res.headers.vary), /origin/i)
+  assert.match(String(res.headers.vary), /authorization/i)
+})
