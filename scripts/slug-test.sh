@@ -74,6 +74,7 @@ log "copying $source_dir (git ls-files) to $slug"
 [ -f "$slug/package-lock.json" ] || fail "package-lock.json is missing: npm ci (and the buildpack) need it"
 
 # --- 2. Build as the buildpack does -------------------------------------------------------
+# shellcheck disable=SC2016 # JavaScript, not shell, inside the quotes
 engines_check="$("$node_bin" -e '
   const pkg = require(process.argv[1]);
   const want = pkg.engines && pkg.engines.node;

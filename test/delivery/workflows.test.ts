@@ -62,7 +62,9 @@ test('ci.yml: Node 24 with the npm cache, a Postgres service, and lint, type che
   assert.match(job.env?.TEST_DATABASE_URL ?? '', /^postgres:\/\/postgres:postgres@127\.0\.0\.1:5432\//)
 
   const runs = job.steps.map(s => s.run).filter((r): r is string => typeof r === 'string')
-  assert.deepEqual(runs, ['npm ci', 'npm run lint', 'npm run typecheck', 'npm test', 'npm run slug-test'])
+  assert.deepEqual(runs.filter(r => r.startsWith('npm ')), ['npm ci', 'npm run lint', 'npm run typecheck', 'npm test', 'npm run slug-test'])
+  const browser = runs.findIndex(r => r.includes('/usr/bin/chromium'))
+  assert.ok(browser > runs.indexOf('npm ci') && browser < runs.indexOf('npm test'), 'the browser the upload test drives is in place before the tests')
   for (const r of runs) {
     const script = /^npm run ([\w:-]+)$/.exec(r)?.[1]
     if (script) assert.ok(pkg.scripts?.[script], `package.json has a "${script}" script`)
