@@ -97,6 +97,11 @@ export function createGallery (sql: Sql, imageUrls: ImageUrls) {
   const i = sql('i')
   const collectionSelect = sql`id, slug, title, description, published, position, created_at as "createdAt", updated_at as "updatedAt"`
 
+  /** A collection named by id or slug; an id wins over a (uuid-shaped) slug of another collection. */
+  const collectionRef = (ref: string) => isUuid(ref)
+    ? sql`id = (select id from collections where id = ${ref.toLowerCase()}::uuid or slug = ${ref} order by (id = ${ref.toLowerCase()}::uuid) desc limit 1)`
+    : sql`slug = ${ref}`
+
   const publicImage = sql`
     i.status = 'ready' and i.published
     and (i.collection_id is null or exists (select 1 from collections c where c.id = i.collection_id and c.published))`
@@ -199,10 +204,10 @@ export function createGallery (sql: Sql, imageUrls: ImageUrls) {
       return page(rows, q.limit, r => r.map(toCollection))
     },
 
-    async getCollection (slug: string, writer: boolean, signal?: AbortSignal): Promise<Collection> {
+    async getCollection (ref: string, writer: boolean, signal?: AbortSignal): Promise<Collection> {
       const [row] = await rowsOf<CollectionRow>(sql`
         select ${collectionSelect} from collections
-        where slug = ${slug} ${writer ? sql`` : sql`and published`}`, signal)
+        where ${collectionRef(ref)} ${writer ? sql`` : sql`and published`}`, signal)
       if (!row) throw new Errors.NotFound('Collection')
       return toCollection(row)
     },
@@ -225,12 +230,12 @@ export function createGallery (sql: Sql, imageUrls: ImageUrls) {
       }
     },
 
-    async updateCollection (id: string, patch: CollectionPatch): Promise<Collection> {
+    async updateCollection (ref: string, patch: CollectionPatch): Promise<Collection> {
       const values = toColumns(patch, COLLECTION_COLUMNS)
       try {
         return await sql.begin(async (tx) => {
           const [row] = await tx<CollectionRow[]>`
-            update collections set ${tx(values)}, updated_at = now() where id = ${id}
+            update collections set ${tx(values)}, updated_at = now() where ${collectionRef(ref)}
             returning ${collectionSelect}`
           if (!row) throw new Errors.NotFound('Collection')
           await notifyChanged(tx)
@@ -243,9 +248,9 @@ export function createGallery (sql: Sql, imageUrls: ImageUrls) {
     },
 
     /** Its images stay, with collection_id set to null by the foreign key. */
-    async deleteCollection (id: string): Promise<void> {
+    async deleteCollection (ref: string): Promise<void> {
       await sql.begin(async (tx) => {
-        const rows = await tx`delete from collections where id = ${id} returning id`
+        const rows = await tx`delete from collections where ${collectionRef(ref)} returning id`
         if (rows.length === 0) throw new Errors.NotFound('Collection')
         await notifyChanged(tx)
       })

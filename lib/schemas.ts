@@ -71,3 +71,8 @@ export const CollectionFields = {
   published: Type.Boolean(),
   position: Type.Integer({ minimum: -2_147_483_648, maximum: 2_147_483_647 })
 }
+
+/** One path parameter for get, update and delete: OpenAPI forbids /{id} beside /{slug} on one path. */
+export const CollectionParamsSchema = Type.Object({
+  collection: Type.String({ pattern: '^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$', maxLength: 80, description: 'Collection id or slug' })
+})

@@ -118,6 +118,24 @@ test('collections: create, slug conflict 409, update, 404 shape', async (t) => {
   assert.deepEqual(missing.json(), { statusCode: 404, error: 'Not Found', message: 'Collection not found', code: 'GALLERY_NOT_FOUND' })
 })
 
+test('a collection can be named by id or slug in get, update and delete', async (t) => {
+  const { app, services } = await buildGallery(t)
+  const sql = testDb(t, services)
+  const c = await insertCollection(sql)
+  assert.equal((await app.inject(`/api/v1/collections/${c.id}`)).json().slug, c.slug)
+  const bySlug = await app.inject({ method: 'PATCH', url: `/api/v1/collections/${c.slug}`, headers: writer(services), payload: { title: 'By slug' } })
+  assert.equal(bySlug.statusCode, 200)
+  assert.equal(bySlug.json().id, c.id)
+  // A slug shaped like another collection's id never reaches that collection
+  const other = await insertCollection(sql, { slug: c.id })
+  const byId = await app.inject({ method: 'PATCH', url: `/api/v1/collections/${c.id}`, headers: writer(services), payload: { title: 'By id' } })
+  assert.equal(byId.json().id, c.id)
+  const [untouched] = await sql`select title from collections where id = ${other.id}`
+  assert.equal(untouched?.title, `Collection ${c.id}`)
+  assert.equal((await app.inject({ method: 'DELETE', url: `/api/v1/collections/${c.slug}`, headers: writer(services) })).statusCode, 204)
+  assert.equal((await sql`select 1 from collections where id = ${c.id}`).length, 0)
+})
+
 test('deleting a collection keeps its images, without a collection', async (t) => {
   const { app, services } = await buildGallery(t)
   const sql = testDb(t, services)

@@ -1,13 +1,13 @@
-// PATCH /api/v1/collections/:id: change slug, title, description, published or position.
+// PATCH /api/v1/collections/:collection (id or slug): change slug, title, description, published or position.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { CollectionFields, CollectionSchema, ErrorSchema } from '../../../../lib/schemas.ts'
+import { CollectionFields, CollectionParamsSchema, CollectionSchema, ErrorSchema } from '../../../../lib/schemas.ts'
 import { createGallery } from '../../../../lib/gallery.ts'
 import { WRITE_GALLERY } from '../../../../plugins/auth.ts'
 
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
   const gallery = createGallery(fastify.sql, fastify.imageUrls)
-  fastify.patch('/:id', {
+  fastify.patch('/:collection', {
     onRequest: fastify.authenticate,
     preHandler: fastify.requirePermission(WRITE_GALLERY),
     schema: {
@@ -15,7 +15,7 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Update a collection',
       description: 'Only the listed fields; any other property (id, created_at...) is a 400.',
       security: [{ bearerAuth: [] }],
-      params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
+      params: CollectionParamsSchema,
       body: Type.Object({
         slug: Type.Optional(CollectionFields.slug),
         title: Type.Optional(CollectionFields.title),
@@ -26,7 +26,7 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: CollectionSchema, 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema }
     }
   }, async (request) => {
-    const updated = await gallery.updateCollection(request.params.id, request.body)
+    const updated = await gallery.updateCollection(request.params.collection, request.body)
     fastify.publicCache.invalidate()
     return updated
   })
