@@ -25,7 +25,7 @@ export interface TokenOptions {
 
 const b64url = (input: Buffer | string) => Buffer.from(input).toString('base64url')
 
-export function newKey (kid = randomUUID()): IssuerKey {
+export function newKey (kid: string = randomUUID()): IssuerKey {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
   return { kid, privateKey, publicKey }
 }

@@ -53,6 +53,7 @@ export const ConfigSchema = Type.Object({
   RATE_LIMIT_MAX: Int(300, 1, 1000000, 'Requests per client IP per minute'),
   TRUST_PROXY_HOPS: Int(1, 0, 10, 'Proxies in front of the app (Heroku router = 1); the client IP is that many entries from the right of X-Forwarded-For'),
   WEB_CONCURRENCY: Int(1, 1, 32, 'Worker processes per dyno (node:cluster); Heroku sets it from dyno memory'),
+  LOAD_SHEDDING_ENABLED: Bool(true, 'Answer 503 + Retry-After when the event loop is saturated instead of queueing into H12 timeouts'),
   SHUTDOWN_TIMEOUT_MS: Int(20000, 1000, 28000, 'Grace period after SIGTERM (Heroku sends SIGKILL at 30 s)')
 }, { additionalProperties: false })
 

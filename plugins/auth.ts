@@ -75,7 +75,18 @@ export default fp(async (fastify) => {
   fastify.decorate('keyStore', keyStore)
 
   async function verify (request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const claims = await request.jwtVerify<{ sub: string, permissions?: unknown, scope?: unknown }>()
+    let claims: { sub: string, permissions?: unknown, scope?: unknown }
+    try {
+      claims = await request.jwtVerify<typeof claims>()
+    } catch (err) {
+      // @fastify/jwt passes some fast-jwt errors through without a status (a future nbf gives
+      // FAST_JWT_INACTIVE): every token problem is a 401, never a 500
+      const e = err as { statusCode?: number, code?: string }
+      if (e.statusCode === undefined && typeof e.code === 'string' && e.code.startsWith('FAST_JWT_')) {
+        throw new Errors.Unauthorized(e.code === 'FAST_JWT_INACTIVE' ? 'Authorization token is not active yet' : 'Authorization token is invalid')
+      }
+      throw err
+    }
     request.principal = { sub: claims.sub, permissions: permissionsOf(claims) }
     // Responses that depend on who asks must never land in a shared cache
     reply.header('cache-control', 'private, no-store')
@@ -83,7 +94,9 @@ export default fp(async (fastify) => {
 
   fastify.decorate('authenticate', verify)
   fastify.decorate('identify', async (request: FastifyRequest, reply: FastifyReply) => {
-    reply.header('vary', 'authorization')
+    // Appended: CORS already set Vary: Origin, and both matter to caches
+    const vary = reply.getHeader('vary')
+    reply.header('vary', vary ? `${String(vary)}, Authorization` : 'Authorization')
     if (request.headers.authorization !== undefined) await verify(request, reply)
   })
   fastify.decorate('requirePermission', (permission: string) => async (request: FastifyRequest) => {

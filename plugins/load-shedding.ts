@@ -3,14 +3,23 @@
 // @see https://devcenter.heroku.com/articles/error-codes
 import fp from 'fastify-plugin'
 import underPressure from '@fastify/under-pressure'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 
 export default fp(async (fastify) => {
+  if (!fastify.config.LOAD_SHEDDING_ENABLED) return
   await fastify.register(underPressure, {
     maxEventLoopDelay: 1000,
     maxEventLoopUtilization: 0.98,
-    // Half of a 512 MB dyno's quota, per process
-    maxRssBytes: 256 * 1024 * 1024,
+    // The default is utilization since boot, which after a day of uptime says nothing about now
+    eventLoopUtilizationMode: 'interval',
     retryAfter: 10,
-    exposeStatusRoute: false
+    exposeStatusRoute: false,
+    // Typed as returning void, but under-pressure sends a returned value (and would continue
+    // the hook chain after a reply.send(), answering 500)
+    pressureHandler: ((request: FastifyRequest, reply: FastifyReply, type: string, value: number | undefined) => {
+      request.log.warn({ type, value }, 'shedding load')
+      reply.code(503).header('retry-after', '10')
+      return { statusCode: 503, error: 'Service Unavailable', message: 'The server is busy, retry shortly', code: 'GALLERY_OVERLOADED' }
+    }) as never
   })
-}, { name: 'load-shedding' })
+}, { name: 'load-shedding', dependencies: ['config'] })

@@ -5,7 +5,8 @@ import { Type } from 'typebox'
 
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/health', {
-    config: { rateLimit: false },
+    // Probes must see the truth, so they are neither rate limited nor shed under load
+    config: { rateLimit: false, pressureHandler: () => undefined },
     schema: {
       tags: ['health'],
       summary: 'Liveness',

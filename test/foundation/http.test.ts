@@ -140,3 +140,25 @@ test('security headers are set; the docs and OpenAPI document are served', async
   assert.equal(docs.statusCode, 200)
   assert.match(docs.body, /swagger/i)
 })
+
+test('load shedding: a saturated event loop answers 503 + Retry-After instead of queueing', async (t) => {
+  const { app } = await build(t, { LOAD_SHEDDING_ENABLED: 'true' })
+  // Let under-pressure take a calm sample first
+  await new Promise(resolve => setTimeout(resolve, 1200))
+  assert.equal((await app.inject('/api/v1/me')).statusCode, 401)
+  // Saturate the event loop for 2.5 s in 50 ms slices, as a CPU-bound overload would: every
+  // 1 s sample sees utilization near 1.0
+  const until = Date.now() + 2500
+  while (Date.now() < until) {
+    const slice = Date.now() + 50
+    while (Date.now() < slice) { /* busy */ }
+    await new Promise(resolve => setImmediate(resolve))
+  }
+  const shed = await app.inject('/api/v1/me')
+  assert.equal(shed.statusCode, 503)
+  assert.equal(shed.json().code, 'GALLERY_OVERLOADED')
+  assert.equal(shed.headers['retry-after'], '10')
+  // Probes are never shed: they report the truth
+  assert.equal((await app.inject('/health')).statusCode, 200)
+  assert.equal((await app.inject('/api/v1/health')).statusCode, 200)
+})

@@ -61,10 +61,14 @@ export async function getServices (): Promise<TestServices> {
   return await started
 }
 
-/** The environment a test app runs with: the real local services, quiet logs, no rate limit. */
+/**
+ * The environment a test app runs with: the real local services, quiet logs, no rate limit,
+ * no load shedding (a loaded 2-core CI machine would shed at random; tests that check either
+ * switch them on).
+ */
 export async function testEnv (overrides: Record<string, string> = {}): Promise<Record<string, string>> {
   const services = await getServices()
-  return { ...services.env, LOG_LEVEL: 'silent', RATE_LIMIT_ENABLED: 'false', ...overrides }
+  return { ...services.env, LOG_LEVEL: 'silent', RATE_LIMIT_ENABLED: 'false', LOAD_SHEDDING_ENABLED: 'false', ...overrides }
 }
 
 export async function testConfig (overrides: Record<string, string> = {}): Promise<Config> {

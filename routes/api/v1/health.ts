@@ -16,6 +16,8 @@ const ReadinessSchema = Type.Object({
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
   const { readiness } = fastify
   fastify.get('/health', {
+    // Probes must see the truth: never shed under load (the answer is cached anyway)
+    config: { pressureHandler: () => undefined },
     schema: {
       tags: ['health'],
       summary: 'Readiness: Postgres, S3 and Auth0 JWKS',
