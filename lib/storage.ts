@@ -1,5 +1,8 @@
 // S3 access shared by the web process and the commands in bin/: one client from config.
-import { S3Client, HeadBucketCommand, DeleteObjectCommand } from '@aws-sdk/client-s3'
+import {
+  S3Client, HeadBucketCommand, DeleteObjectCommand, HeadObjectCommand, GetObjectCommand,
+  ListObjectsCommand, DeleteObjectsCommand, PutObjectTaggingCommand, S3ServiceException
+} from '@aws-sdk/client-s3'
 import { type Config, keyPrefix } from './config.ts'
 
 export function createStorage (config: Config) {
@@ -26,8 +29,68 @@ export function createStorage (config: Config) {
     async deleteObject (key: string, signal?: AbortSignal): Promise<void> {
       await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal })
     },
+    /** Size and type of an object, or null when there is no such key. */
+    async headObject (key: string, signal?: AbortSignal): Promise<ObjectHead | null> {
+      try {
+        const out = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal })
+        return { size: out.ContentLength ?? 0, contentType: out.ContentType ?? null }
+      } catch (err) {
+        if (isNotFound(err)) return null
+        throw err
+      }
+    },
+    /** Bytes start..end (inclusive, like the HTTP Range header) of an object, or fewer if it is shorter. */
+    async getRange (key: string, start: number, end: number, signal?: AbortSignal): Promise<Buffer> {
+      const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${end}` }), { abortSignal: signal })
+      if (!out.Body) return Buffer.alloc(0)
+      const bytes = await out.Body.transformToByteArray()
+      // A server that ignores Range answers 200 with the whole object: never hand back more than asked
+      return Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, end - start + 1))
+    },
+    /** Replaces the object's tag set (an empty set removes every tag). */
+    async putTags (key: string, tags: Record<string, string>, signal?: AbortSignal): Promise<void> {
+      const TagSet = Object.entries(tags).map(([Key, Value]) => ({ Key, Value }))
+      await client.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: key, Tagging: { TagSet } }), { abortSignal: signal })
+    },
+    /**
+     * Every key under `keyPrefix` (pass a trailing slash to stay inside one folder), page by page.
+     * ListObjects (v1) with Marker = last key: v2's continuation tokens are DES-encrypted by
+     * s3rver, which Node 24's OpenSSL 3 refuses, so v2 cannot page against the local S3.
+     */
+    async * listByPrefix (keyPrefix: string, { pageSize, signal }: { pageSize?: number, signal?: AbortSignal } = {}): AsyncGenerator<string[]> {
+      let Marker: string | undefined
+      for (;;) {
+        const out = await client.send(new ListObjectsCommand({ Bucket: bucket, Prefix: keyPrefix, Marker, MaxKeys: pageSize }), { abortSignal: signal })
+        const keys = (out.Contents ?? []).map(o => o.Key).filter((k): k is string => typeof k === 'string')
+        if (keys.length > 0) yield keys
+        if (out.IsTruncated !== true || keys.length === 0) return
+        Marker = keys.at(-1)
+      }
+    },
+    /** Deletes keys in batches of 1000 (the DeleteObjects limit); missing keys count as deleted. Throws if any key failed. */
+    async deleteMany (keys: string[], signal?: AbortSignal): Promise<number> {
+      let deleted = 0
+      for (let i = 0; i < keys.length; i += 1000) {
+        const batch = keys.slice(i, i + 1000)
+        const out = await client.send(new DeleteObjectsCommand({
+          Bucket: bucket,
+          Delete: { Objects: batch.map(Key => ({ Key })), Quiet: true }
+        }), { abortSignal: signal })
+        const failed = out.Errors ?? []
+        if (failed.length > 0) throw new Error(`S3 refused to delete ${failed.length} object(s), first: ${failed[0]?.Key ?? '?'} (${failed[0]?.Code ?? 'unknown'})`)
+        deleted += batch.length
+      }
+      return deleted
+    },
     destroy () { client.destroy() }
   }
+}
+
+export interface ObjectHead { size: number, contentType: string | null }
+
+function isNotFound (err: unknown): boolean {
+  if (err instanceof S3ServiceException) return err.name === 'NotFound' || err.name === 'NoSuchKey' || err.$metadata.httpStatusCode === 404
+  return false
 }
 
 export type Storage = ReturnType<typeof createStorage>

@@ -1,0 +1,49 @@
+// Magic numbers: the first bytes decide the type, whatever the client declared.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { sniffImageType, dimensionsOf } from '../../lib/magic.ts'
+import { fixture, makePng, makeGif } from '../helpers/uploads.ts'
+
+/** An ISO-BMFF ftyp box: [size][ftyp][major][minor][compatible...]. */
+function ftyp (major: string, compatible: string[]): Buffer {
+  const body = Buffer.concat([Buffer.from('ftyp'), Buffer.from(major), Buffer.alloc(4), ...compatible.map(b => Buffer.from(b))])
+  const size = Buffer.alloc(4)
+  size.writeUInt32BE(body.length + 4)
+  return Buffer.concat([size, body, Buffer.alloc(32)])
+}
+
+test('real files are recognised by their bytes', () => {
+  assert.equal(sniffImageType(makePng(2, 2)), 'image/png')
+  assert.equal(sniffImageType(fixture('sample.jpg')), 'image/jpeg')
+  assert.equal(sniffImageType(fixture('sample.webp')), 'image/webp')
+  assert.equal(sniffImageType(makeGif()), 'image/gif')
+  assert.equal(sniffImageType(Buffer.from('GIF87a\x01\x00\x01\x00', 'latin1')), 'image/gif')
+})
+
+test('AVIF is an ftyp box with the avif or avis brand, major or compatible; HEIC and MP4 are not', () => {
+  assert.equal(sniffImageType(ftyp('avif', ['mif1', 'miaf'])), 'image/avif')
+  assert.equal(sniffImageType(ftyp('avis', ['msf1'])), 'image/avif')
+  assert.equal(sniffImageType(ftyp('mif1', ['miaf', 'avif'])), 'image/avif')
+  assert.equal(sniffImageType(ftyp('heic', ['mif1', 'heic'])), null)
+  assert.equal(sniffImageType(ftyp('isom', ['iso2', 'mp41'])), null)
+})
+
+test('markup, scripts, archives, truncated headers and near misses are not images', () => {
+  for (const text of ['<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', '<!doctype html><html>', '%PDF-1.7', 'PK\x03\x04', '', 'GIF8', 'RIFF\x00\x00\x00\x00WAVEfmt ']) {
+    assert.equal(sniffImageType(Buffer.from(text, 'latin1')), null, JSON.stringify(text))
+  }
+  assert.equal(sniffImageType(Buffer.from([0xff, 0xd8])), null)
+  assert.equal(sniffImageType(makePng(2, 2).subarray(0, 7)), null)
+  // A PNG signature with one byte changed (the CRLF/LF line-ending check bytes)
+  const broken = makePng(2, 2)
+  broken[4] = 0x0a
+  assert.equal(sniffImageType(broken), null)
+})
+
+test('dimensions come from the header bytes, and a partial header gives null rather than an error', () => {
+  assert.deepEqual(dimensionsOf(makePng(321, 123)), { width: 321, height: 123 })
+  assert.deepEqual(dimensionsOf(fixture('sample.jpg')), { width: 40, height: 30 })
+  assert.deepEqual(dimensionsOf(fixture('sample.webp')), { width: 40, height: 30 })
+  assert.equal(dimensionsOf(fixture('sample.jpg').subarray(0, 20)), null)
+  assert.equal(dimensionsOf(Buffer.from('<html>')), null)
+})
