@@ -1,0 +1,79 @@
+// Upload test helpers: real image bytes (PNG built with zlib, fixtures from a real encoder), a
+// presign call, and the multipart POST a browser would send to the bucket over real HTTP.
+import { deflateSync, crc32 } from 'node:zlib'
+import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { App } from '../../app.ts'
+import { bearer } from './build.ts'
+
+export const fixture = (name: string): Buffer => readFileSync(join(import.meta.dirname, '..', 'fixtures', name))
+
+function chunk (type: string, data: Buffer): Buffer {
+  const head = Buffer.alloc(4)
+  head.writeUInt32BE(data.length)
+  const body = Buffer.concat([Buffer.from(type, 'latin1'), data])
+  const crc = Buffer.alloc(4)
+  crc.writeUInt32BE(crc32(body))
+  return Buffer.concat([head, body, crc])
+}
+
+/**
+ * A valid RGB PNG. `noise` fills it with random pixels, which deflate cannot shrink, so the
+ * file size is about width x height x 3 bytes (how the browser test gets a real >= 1 MB image).
+ */
+export function makePng (width: number, height: number, { noise = false }: { noise?: boolean } = {}): Buffer {
+  const ihdr = Buffer.alloc(13)
+  ihdr.writeUInt32BE(width, 0)
+  ihdr.writeUInt32BE(height, 4)
+  ihdr[8] = 8 // bit depth
+  ihdr[9] = 2 // colour type RGB
+  const row = width * 3
+  const raw = Buffer.alloc((row + 1) * height)
+  for (let y = 0; y < height; y++) {
+    raw[y * (row + 1)] = 0 // filter: none
+    const line = noise ? randomBytes(row) : Buffer.alloc(row, (y * 255) / Math.max(1, height - 1))
+    line.copy(raw, y * (row + 1) + 1)
+  }
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw, { level: noise ? 0 : 6 })),
+    chunk('IEND', Buffer.alloc(0))
+  ])
+}
+
+/** A 1 x 1 GIF89a. */
+export function makeGif (): Buffer {
+  return Buffer.from('R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==', 'base64')
+}
+
+export interface Presigned { id: string, url: string, fields: Record<string, string>, expiresAt: string, maxSize: number }
+
+export async function presign (app: App, token: string, body: Record<string, unknown>) {
+  return await app.inject({ method: 'POST', url: '/api/v1/uploads', headers: bearer(token), payload: body })
+}
+
+export async function complete (app: App, token: string, id: string) {
+  return await app.inject({ method: 'POST', url: `/api/v1/uploads/${id}/complete`, headers: bearer(token) })
+}
+
+/** The browser's part: a multipart POST straight to the bucket, policy fields first, the file last. */
+export async function postToBucket (upload: Presigned, bytes: Buffer, { type, filename = 'upload' }: { type: string, filename?: string }): Promise<Response> {
+  const form = new FormData()
+  for (const [name, value] of Object.entries(upload.fields)) form.append(name, value)
+  form.append('file', new Blob([new Uint8Array(bytes)], { type }), filename)
+  const res = await fetch(upload.url, { method: 'POST', body: form })
+  await res.arrayBuffer()
+  return res
+}
+
+/** Presign, then POST the bytes to S3; returns the presign body. Throws when either step fails. */
+export async function upload (app: App, token: string, bytes: Buffer, contentType: string, declaredSize = bytes.length): Promise<Presigned> {
+  const res = await presign(app, token, { contentType, size: declaredSize, filename: 'photo.bin' })
+  if (res.statusCode !== 201) throw new Error(`presign answered ${res.statusCode}: ${res.body}`)
+  const presigned = res.json<Presigned>()
+  const s3 = await postToBucket(presigned, bytes, { type: contentType })
+  if (!s3.ok) throw new Error(`S3 POST answered ${s3.status}`)
+  return presigned
+}
