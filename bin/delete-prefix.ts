@@ -1,0 +1,33 @@
+// Review apps' `pr-predestroy` (app.json: `node dist/bin/delete-prefix.js`): deletes every object
+// under this app's key prefix (S3_KEY_PREFIX, or one derived from HEROKU_APP_NAME) in the shared
+// staging bucket. Refuses in production, and for the default prefix "images" without --force.
+import { loadConfig, ConfigError, keyPrefix } from '../lib/config.ts'
+import { createStorage } from '../lib/storage.ts'
+import { deletePrefix, deletePrefixRefusal } from '../lib/upload-cleanup.ts'
+
+async function main (): Promise<number> {
+  let config
+  try {
+    config = loadConfig()
+  } catch (err) {
+    if (err instanceof ConfigError) { console.error(err.message); return 2 }
+    throw err
+  }
+  const prefix = keyPrefix(config)
+  const refusal = deletePrefixRefusal(config.ENVIRONMENT, prefix, process.argv.includes('--force'))
+  if (refusal !== null) { console.error(`delete-prefix: ${refusal}`); return 3 }
+  const storage = createStorage(config)
+  try {
+    console.log(`delete-prefix: deleting every object under s3://${storage.bucket}/${prefix}/`)
+    const deleted = await deletePrefix(storage, prefix, { log: line => console.log(line) })
+    console.log(`delete-prefix: ${deleted} object(s) deleted`)
+    return 0
+  } catch (err) {
+    console.error(`delete-prefix failed: ${(err as Error).message}`)
+    return 1
+  } finally {
+    storage.destroy()
+  }
+}
+
+process.exitCode = await main()
