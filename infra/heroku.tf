@@ -19,10 +19,11 @@ locals {
   # one-off (1) and two for an operator (heroku pg:psql, heroku run).
   reserved_connections = 4
 
-  # Every web process holds up to DATABASE_POOL_MAX connections; while preboot (or a restart)
-  # overlaps old and new dynos, both sets are connected: x2.
-  staging_peak_connections    = var.staging_database_pool_max * var.staging_web_concurrency * 1 * 2 + local.reserved_connections
-  production_peak_connections = var.production_database_pool_max * var.production_web_concurrency * var.production_web_quantity * 2 + local.reserved_connections
+  # Every web process holds up to DATABASE_POOL_MAX pooled connections plus one LISTEN
+  # connection (public cache invalidation); while preboot (or a restart) overlaps old and new
+  # dynos, both sets are connected: x2.
+  staging_peak_connections    = (var.staging_database_pool_max + 1) * var.staging_web_concurrency * 1 * 2 + local.reserved_connections
+  production_peak_connections = (var.production_database_pool_max + 1) * var.production_web_concurrency * var.production_web_quantity * 2 + local.reserved_connections
 }
 
 data "heroku_team" "owner" {

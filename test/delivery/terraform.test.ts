@@ -297,15 +297,16 @@ test('production: preboot on professional dynos, custom domain with ACM, formati
   }
 })
 
-test('connection arithmetic: pools x processes x dynos x 2 + reserved fit each Postgres plan, review apps included', () => {
+test('connection arithmetic: (pool + LISTEN) x processes x dynos x 2 + reserved fit each Postgres plan, review apps included', () => {
   const limits = root.locals.postgres_connection_limits as Record<string, number>
   const reserved = root.locals.reserved_connections as number
   assert.ok(reserved >= 2, 'room for the release phase and the scheduled cleanup')
   assert.equal(root.locals.production_peak_connections,
-    ref('var.production_database_pool_max * var.production_web_concurrency * var.production_web_quantity * 2 + local.reserved_connections'))
+    ref('(var.production_database_pool_max + 1) * var.production_web_concurrency * var.production_web_quantity * 2 + local.reserved_connections'))
   assert.equal(root.locals.staging_peak_connections,
-    ref('var.staging_database_pool_max * var.staging_web_concurrency * 1 * 2 + local.reserved_connections'))
-  const peak = (pool: number, processes: number, dynos: number) => pool * processes * dynos * 2 + reserved
+    ref('(var.staging_database_pool_max + 1) * var.staging_web_concurrency * 1 * 2 + local.reserved_connections'))
+  // Each process also holds one LISTEN connection (public cache invalidation) outside its pool
+  const peak = (pool: number, processes: number, dynos: number) => (pool + 1) * processes * dynos * 2 + reserved
 
   for (const app of ['staging', 'production'] as const) {
     // The numbers in the formula are the ones the app is configured with
