@@ -157,14 +157,26 @@ export async function completeUpload (
 ): Promise<CompletionResult> {
   const row = await findOwned(sql, id, subject)
   if (row.status !== 'pending') return { outcome: row.status, row }
-
-  const head = await s3(() => storage.headObject(row.key, signal))
-  if (!head) {
-    // Someone else may have finished (and deleted a bad object) while we looked
-    const again = await findOwned(sql, id, subject)
-    if (again.status !== 'pending') return { outcome: again.status, row: again }
-    throw new Errors.Conflict('The image has not been uploaded yet: POST the file to the upload URL first')
+  try {
+    return await verify({ sql, storage, config }, row, subject, signal)
+  } catch (err) {
+    // A concurrent completion may have settled the row and deleted a bad object while we were
+    // reading it (our HEAD says missing, or our ranged GET fails): its answer stands
+    if (err instanceof Errors.Conflict || err instanceof Errors.StorageUnavailable) {
+      const again = await findOwned(sql, id, subject)
+      if (again.status !== 'pending') return { outcome: again.status, row: again }
+    }
+    throw err
   }
+}
+
+async function verify (
+  { sql, storage, config }: { sql: Sql, storage: Storage, config: Config },
+  row: ImageRow, subject: string, signal?: AbortSignal
+): Promise<CompletionResult> {
+  const { id } = row
+  const head = await s3(() => storage.headObject(row.key, signal))
+  if (!head) throw new Errors.Conflict('The image has not been uploaded yet: POST the file to the upload URL first')
 
   const declared = Number(row.declared_size)
   let reason: string | null = null

@@ -7,6 +7,7 @@ import { GetObjectTaggingCommand } from '@aws-sdk/client-s3'
 import { build } from '../helpers/build.ts'
 import { makePng, makeGif, fixture, upload, presign, complete, postToBucket, type Presigned } from '../helpers/uploads.ts'
 import type { AddressInfo } from 'node:net'
+import { completeUpload } from '../../lib/uploads.ts'
 import type { App } from '../../app.ts'
 
 async function tagsOf (app: App, key: string): Promise<Record<string, string>> {
@@ -90,6 +91,28 @@ test('an HTML file renamed .png is rejected at completion (422) and its object d
   const again = await complete(app, token, presigned.id)
   assert.equal(again.statusCode, 422)
   assert.equal(again.json().message, res.json().message)
+})
+
+test('a completion that loses the race to one rejecting the same file answers 422, not 503 for the deleted object', async (t) => {
+  const { app, services } = await build(t)
+  const subject = 'auth0|race'
+  const token = services.issuer.token({ permissions: ['write:gallery'], sub: subject })
+  const presigned = await upload(app, token, Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"></svg>'), 'image/png')
+  const deps = { sql: app.sql, config: app.config }
+  // Deterministic interleaving: after our HEAD saw the object, another completion runs to the
+  // end (rejects, deletes the object) before our ranged GET
+  let other: Awaited<ReturnType<typeof completeUpload>> | undefined
+  const racing: typeof app.storage = {
+    ...app.storage,
+    getRange: async (key, start, end, signal) => {
+      other ??= await completeUpload({ ...deps, storage: app.storage }, { id: presigned.id, subject })
+      return await app.storage.getRange(key, start, end, signal)
+    }
+  }
+  const ours = await completeUpload({ ...deps, storage: racing }, { id: presigned.id, subject })
+  assert.equal(other?.outcome, 'rejected')
+  assert.equal(ours.outcome, 'rejected')
+  assert.equal(ours.row.rejection_reason, other.row.rejection_reason)
 })
 
 test('a real image of another type than declared is rejected', async (t) => {
