@@ -1,0 +1,69 @@
+// Drill: Heroku's over-plan state. Writes answer a clean 503, reads keep working, the process
+// stays up. Two forms: privileges revoked from the app's role (what Heroku does), and the
+// database switched to read-only transactions.
+// @see https://devcenter.heroku.com/articles/heroku-postgres-plans#row-limits
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { drillSetup, startBuilt, send, bearer, writerToken, type Outcome } from '../helpers/drill.ts'
+import type { ServerProcess } from '../helpers/spawn-server.ts'
+import type { TestServices } from '../helpers/services.ts'
+
+async function writesAndReads (server: ServerProcess, services: TestServices, collectionId: string): Promise<{ writes: Outcome[], reads: Outcome[] }> {
+  const h = { ...bearer(writerToken(services)), 'content-type': 'application/json' }
+  const writes = [
+    await send(`${server.url}/api/v1/uploads`, { method: 'POST', headers: h, body: JSON.stringify({ contentType: 'image/png', size: 12345 }), label: 'presign' }),
+    await send(`${server.url}/api/v1/collections`, { method: 'POST', headers: h, body: JSON.stringify({ slug: `ro-${Date.now()}`, title: 'Read-only drill' }), label: 'create collection' }),
+    await send(`${server.url}/api/v1/collections/${collectionId}`, { method: 'PATCH', headers: h, body: JSON.stringify({ title: 'Renamed' }), label: 'update collection' })
+  ]
+  const reads = [
+    await send(`${server.url}/api/v1/images?limit=13`, { label: 'public list' }),
+    await send(`${server.url}/api/v1/images?limit=14`, { headers: h, label: 'writer list' }),
+    await send(`${server.url}/api/v1/collections/drill-1`, { label: 'collection' }),
+    await send(`${server.url}/api/v1/collections`, { label: 'collections' })
+  ]
+  return { writes, reads }
+}
+
+function assertReadOnlyBehaviour (server: ServerProcess, { writes, reads }: { writes: Outcome[], reads: Outcome[] }): void {
+  for (const o of writes) {
+    assert.equal(o.status, 503, `${o.label}: ${o.status} ${o.body}`)
+    assert.equal(o.code, 'GALLERY_DATABASE_UNAVAILABLE', `${o.label}: ${o.body}`)
+  }
+  for (const o of reads) assert.equal(o.status, 200, `${o.label}: ${o.status} ${o.body}`)
+  assert.ok(server.alive())
+}
+
+test('privileges revoked from the app role: writes 503, reads 200', { timeout: 90_000 }, async (t) => {
+  const { services, admin, database } = await drillSetup(t)
+  const role = 'gallery_app_ro_drill'
+  await admin.unsafe(`drop role if exists ${role}`).catch(() => {})
+  await admin.unsafe(`create role ${role} login password 'drill'`)
+  await admin.unsafe(`grant connect on database "${database}" to ${role}`)
+  await admin.unsafe(`grant usage on schema public to ${role}`)
+  await admin.unsafe(`grant select, insert, update, delete on all tables in schema public to ${role}`)
+  t.after(async () => {
+    await admin.unsafe(`select pg_terminate_backend(pid) from pg_stat_activity where usename = '${role}'`).catch(() => {})
+    await admin.unsafe(`drop owned by ${role}`).catch(() => {})
+    await admin.unsafe(`drop role if exists ${role}`).catch(() => {})
+  })
+  const url = new URL(services.databaseUrl)
+  url.username = role
+  url.password = 'drill'
+  const server = await startBuilt(t, { DATABASE_URL: url.toString() })
+  const id = (await admin<{ id: string }[]>`select id from collections where slug = 'drill-1'`)[0]?.id
+  const before = await writesAndReads(server, services, id!)
+  assert.deepEqual(before.writes.map(o => o.status), [201, 201, 200], `writes before revoke: ${JSON.stringify(before.writes.map(o => o.body))}`)
+
+  await admin.unsafe(`revoke insert, update, delete on all tables in schema public from ${role}`)
+  assertReadOnlyBehaviour(server, await writesAndReads(server, services, id!))
+})
+
+test('database in read-only transactions: writes 503, reads 200', { timeout: 90_000 }, async (t) => {
+  const { services, admin, database } = await drillSetup(t)
+  await admin.unsafe(`alter database "${database}" set default_transaction_read_only = on`)
+  t.after(async () => { await admin.unsafe(`alter database "${database}" reset default_transaction_read_only`) })
+  // New sessions pick the setting up: the app connects after it is set
+  const server = await startBuilt(t)
+  const id = (await admin<{ id: string }[]>`select id from collections where slug = 'drill-1'`)[0]?.id
+  assertReadOnlyBehaviour(server, await writesAndReads(server, services, id!))
+})
