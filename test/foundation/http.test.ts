@@ -4,6 +4,9 @@ import { Writable } from 'node:stream'
 import { build } from '../helpers/build.ts'
 import { loggerOptions, type App } from '../../app.ts'
 import { testConfig } from '../helpers/services.ts'
+import type { AddressInfo } from 'node:net'
+import { workSignal } from '../../lib/request-signal.ts'
+import { cancellable } from '../../lib/db.ts'
 
 // The app's own logger options (level, redaction), writing to memory
 async function captureLogs () {
@@ -161,4 +164,24 @@ test('load shedding: a saturated event loop answers 503 + Retry-After instead of
   // Probes are never shed: they report the truth
   assert.equal((await app.inject('/health')).statusCode, 200)
   assert.equal((await app.inject('/api/v1/health')).statusCode, 200)
+})
+
+test('work signals survive a request body read over a real socket (Fastify aborts request.signal then)', async (t) => {
+  const { app } = await build(t, {}, {
+    extend: (a) => {
+      a.post('/test/slow-write', async (request, reply) => {
+        const signal = workSignal(request, reply.raw)
+        const rows = await cancellable(a.sql`select pg_sleep(0.2), 1 as ok`, signal)
+        return { ok: rows[0]!.ok }
+      })
+    }
+  })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const { port } = app.server.address() as AddressInfo
+  for (const body of ['{"a":1}', '']) {
+    const res = await fetch(`http://127.0.0.1:${port}/test/slow-write`, { method: 'POST', body, headers: body ? { 'content-type': 'application/json' } : {} })
+    assert.equal(res.status, 200, await res.clone().text())
+    const json = await res.json() as { ok: number }
+    assert.equal(json.ok, 1)
+  }
 })

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { CollectionParamsSchema, CollectionSchema, ErrorSchema, NotModifiedSchema } from '../../../../lib/schemas.ts'
 import { createGallery } from '../../../../lib/gallery.ts'
 import { WRITE_GALLERY } from '../../../../plugins/auth.ts'
+import { workSignal } from '../../../../lib/request-signal.ts'
 
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
   const gallery = createGallery(fastify.sql, fastify.imageUrls)
@@ -17,7 +18,7 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const { collection } = request.params
-    if (request.principal?.permissions.includes(WRITE_GALLERY) === true) return await gallery.getCollection(collection, true, request.signal)
+    if (request.principal?.permissions.includes(WRITE_GALLERY) === true) return await gallery.getCollection(collection, true, workSignal(request, reply.raw))
     return await fastify.servePublic(request, reply, async () => await gallery.getCollection(collection, false))
   })
 }

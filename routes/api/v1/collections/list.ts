@@ -4,6 +4,7 @@ import { CollectionPageSchema, ErrorSchema, NotModifiedSchema, PageQuerySchema, 
 import { createGallery } from '../../../../lib/gallery.ts'
 import { decodeCursor } from '../../../../lib/cursor.ts'
 import { WRITE_GALLERY } from '../../../../plugins/auth.ts'
+import { workSignal } from '../../../../lib/request-signal.ts'
 
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
   const gallery = createGallery(fastify.sql, fastify.imageUrls)
@@ -20,7 +21,7 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     const writer = request.principal?.permissions.includes(WRITE_GALLERY) === true
     const query = { writer, limit: request.query.limit ?? LIMIT_DEFAULT, cursor: request.query.cursor === undefined ? undefined : decodeCursor(request.query.cursor) }
-    if (writer) return await gallery.listCollections(query, request.signal)
+    if (writer) return await gallery.listCollections(query, workSignal(request, reply.raw))
     return await fastify.servePublic(request, reply, async () => await gallery.listCollections(query))
   })
 }

@@ -4,6 +4,7 @@ import { Type } from 'typebox'
 import { ErrorSchema } from '../../../../lib/schemas.ts'
 import { createGallery } from '../../../../lib/gallery.ts'
 import { WRITE_GALLERY } from '../../../../plugins/auth.ts'
+import { workSignal } from '../../../../lib/request-signal.ts'
 
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
   const { storage } = fastify
@@ -19,7 +20,8 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 204: Type.Null({ description: 'Deleted' }), 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 503: ErrorSchema }
     }
   }, async (request, reply) => {
-    await gallery.deleteImage(request.params.id, async (key) => { await storage.deleteObject(key, request.signal) })
+    const signal = workSignal(request, reply.raw)
+    await gallery.deleteImage(request.params.id, async (key) => { await storage.deleteObject(key, signal) })
     fastify.publicCache.invalidate()
     return reply.code(204).send(null)
   })

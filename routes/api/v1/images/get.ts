@@ -4,6 +4,7 @@ import { Type } from 'typebox'
 import { ErrorSchema, ImageSchema, NotModifiedSchema } from '../../../../lib/schemas.ts'
 import { createGallery } from '../../../../lib/gallery.ts'
 import { WRITE_GALLERY } from '../../../../plugins/auth.ts'
+import { workSignal } from '../../../../lib/request-signal.ts'
 
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
   const gallery = createGallery(fastify.sql, fastify.imageUrls)
@@ -18,7 +19,7 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const { id } = request.params
-    if (request.principal?.permissions.includes(WRITE_GALLERY) === true) return await gallery.getImage(id, true, request.signal)
+    if (request.principal?.permissions.includes(WRITE_GALLERY) === true) return await gallery.getImage(id, true, workSignal(request, reply.raw))
     return await fastify.servePublic(request, reply, async () => await gallery.getImage(id, false))
   })
 }

@@ -6,6 +6,7 @@ import { ErrorSchema, ImagePageSchema, LIMIT_DEFAULT, NotModifiedSchema, PageQue
 import { createGallery } from '../../../../lib/gallery.ts'
 import { decodeCursor } from '../../../../lib/cursor.ts'
 import { WRITE_GALLERY } from '../../../../plugins/auth.ts'
+import { workSignal } from '../../../../lib/request-signal.ts'
 
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
   const gallery = createGallery(fastify.sql, fastify.imageUrls)
@@ -28,7 +29,7 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
     const { limit, cursor, collection, tag, status } = request.query
     const writer = request.principal?.permissions.includes(WRITE_GALLERY) === true
     const query = { writer, limit: limit ?? LIMIT_DEFAULT, cursor: cursor === undefined ? undefined : decodeCursor(cursor), collection, tag, status }
-    if (writer) return await gallery.listImages(query, request.signal)
+    if (writer) return await gallery.listImages(query, workSignal(request, reply.raw))
     return await fastify.servePublic(request, reply, async () => await gallery.listImages(query))
   })
 }
