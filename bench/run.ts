@@ -221,6 +221,15 @@ async function main (): Promise<void> {
   let services: Services | undefined
   const procs: ServerProcess[] = []
   const spawnTracked = async (fn: () => Promise<ServerProcess>) => { const p = await fn(); procs.push(p); return p }
+  // Ctrl-C / SIGTERM: stop the servers and services this run started, then exit
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`${signal}: stopping`)
+      Promise.allSettled(procs.map(p => p.stop(5000)))
+        .then(() => services?.stop())
+        .finally(() => process.exit(130))
+    })
+  }
   try {
     services = await startServices({ dataDir: join(work, 'services') })
     const [pgVersion] = await (async () => {
@@ -262,7 +271,7 @@ async function main (): Promise<void> {
         results.listDeep.note = `page ${deep.pages + 1} (${deep.rows} rows in)`
       } else missing.push('images deep cursor (no cursor found in the first page)')
     } else missing.push('GET /api/v1/images')
-    if (paths.has('/api/v1/collections/{slug}')) results.collection = await measure('GET /api/v1/collections/:slug', api, '/api/v1/collections/bench-1', {}, hello)
+    if ([...paths].some(p => /^\/api\/v1\/collections\/\{[^}]+\}$/.test(p))) results.collection = await measure('GET /api/v1/collections/:slug', api, '/api/v1/collections/bench-1', {}, hello)
     else missing.push('GET /api/v1/collections/:slug')
     if (paths.has('/api/v1/me')) results.me = await measure('GET /api/v1/me', api, '/api/v1/me', { headers: { authorization: `Bearer ${meToken}` } }, hello)
     else missing.push('GET /api/v1/me')

@@ -49,7 +49,7 @@ export async function send (url: string, init: RequestInit & { label?: string, t
     const body = await res.text()
     let code: string | undefined
     try { code = (JSON.parse(body) as { code?: string }).code } catch {}
-    return { label, status: res.status, code, body: body.slice(0, 500), startedAt, ms: Date.now() - startedAt }
+    return { label, status: res.status, code, body: body.slice(0, 20_000), startedAt, ms: Date.now() - startedAt }
   } catch (err) {
     const e = err as Error & { cause?: { code?: string, message?: string } }
     return { label, status: 0, error: e.cause?.code ?? e.cause?.message ?? e.name ?? String(err), startedAt, ms: Date.now() - startedAt }
