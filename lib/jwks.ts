@@ -6,7 +6,11 @@
 // - it refetches the JWKS for every unknown kid, so random kids become a fetch flood: we allow
 //   a bounded number of refetches per minute;
 // - its `timeout` fetch option is ignored by Node's fetch: we bound the wait ourselves;
-// - its errors carry no status code: we map them to 401 (bad token) or 503 (IdP outage).
+// - its errors carry no status code: we map them to 401 (bad token) or 503 (IdP outage);
+// - it keeps only the key it looked for, so a key removed from the JWKS stays trusted and a
+//   budget spent by junk kids would lock out a freshly rotated key: we also refresh the whole
+//   set (replacing what we hold) every ttlMs, and at most every fullRefreshCooldownMs when an
+//   unknown kid arrives after the per-kid budget is spent.
 // @see https://auth0.com/docs/secure/tokens/access-tokens/validate-access-tokens
 import buildGetJwks from 'get-jwks'
 import { createPublicKey } from 'node:crypto'
@@ -18,6 +22,10 @@ export interface KeyStoreOptions {
   /** Refetches of the JWKS allowed per minute for kids we have not seen. */
   refetchesPerMinute?: number
   maxKeys?: number
+  /** Age after which the whole key set is refreshed in the background. */
+  ttlMs?: number
+  /** Least time between whole-set refreshes triggered by unknown kids. */
+  fullRefreshCooldownMs?: number
 }
 
 interface Jwk { kid?: string, kty?: string, alg?: string, use?: string, [k: string]: unknown }
@@ -26,10 +34,13 @@ export function jwkToPem (jwk: Jwk): string {
   return createPublicKey({ key: jwk as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString()
 }
 
-export function createKeyStore ({ issuer, timeoutMs, refetchesPerMinute = 10, maxKeys = 50 }: KeyStoreOptions) {
+export function createKeyStore ({ issuer, timeoutMs, refetchesPerMinute = 10, maxKeys = 50, ttlMs = 10 * 60_000, fullRefreshCooldownMs = 15_000 }: KeyStoreOptions) {
   // The issuer allowlist goes to buildGetJwks itself: get-jwks allows every issuer otherwise
   const getJwks = buildGetJwks({ issuersWhitelist: [issuer], providerDiscovery: false, ttl: 10 * 60_000, max: maxKeys })
-  const pems = new Map<string, string>()
+  let pems = new Map<string, string>()
+  let fetchedAt = 0
+  let lastFullAttempt = 0
+  let refreshing: Promise<number> | undefined
   let tokens = refetchesPerMinute
   let refilledAt = Date.now()
 
@@ -59,12 +70,44 @@ export function createKeyStore ({ issuer, timeoutMs, refetchesPerMinute = 10, ma
     }
   }
 
+  /** Fetch the whole JWKS and replace the key set (single flight). */
+  async function refreshAll (): Promise<number> {
+    lastFullAttempt = Date.now()
+    refreshing ??= (async () => {
+      const res = await fetch(new URL('.well-known/jwks.json', issuer), { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' })
+      if (!res.ok) throw new Error(`JWKS answered ${res.status}`)
+      const body = await res.json() as { keys?: Jwk[] }
+      const next = new Map<string, string>()
+      for (const jwk of body.keys ?? []) {
+        if (typeof jwk.kid !== 'string' || jwk.kty !== 'RSA' || (jwk.use !== undefined && jwk.use !== 'sig')) continue
+        if (next.size < maxKeys) next.set(jwk.kid, jwkToPem(jwk))
+      }
+      pems = next
+      fetchedAt = Date.now()
+      return next.size
+    })().finally(() => { refreshing = undefined })
+    return await refreshing
+  }
+
   return {
     /** PEM for a kid; 401 for keys the issuer does not publish, 503 when the issuer is unreachable. */
     async getPem (kid: string, alg: string): Promise<string> {
+      // Stale set: answer from it now, refresh behind (drops keys the issuer removed)
+      if (Date.now() - fetchedAt > ttlMs && refreshing === undefined && Date.now() - lastFullAttempt > fullRefreshCooldownMs) {
+        refreshAll().catch(() => {})
+      }
       const known = pems.get(kid)
       if (known !== undefined) return known
-      if (!takeRefetchToken()) throw new Errors.Unauthorized('Token signing key is not known')
+      if (!takeRefetchToken()) {
+        // The per-kid budget is spent (maybe by junk kids): a whole-set refresh, rarely, still
+        // lets a freshly rotated key in
+        if (Date.now() - lastFullAttempt > fullRefreshCooldownMs) {
+          await refreshAll().catch(() => { throw new Errors.IdentityProviderUnavailable() })
+          const fresh = pems.get(kid)
+          if (fresh !== undefined) return fresh
+        }
+        throw new Errors.Unauthorized('Token signing key is not known')
+      }
       let jwk: Jwk
       try {
         jwk = await withTimeout(getJwks.getJwk({ domain: issuer, alg, kid }) as Promise<Jwk>, () => {
@@ -82,18 +125,7 @@ export function createKeyStore ({ issuer, timeoutMs, refetchesPerMinute = 10, ma
       return pem
     },
     /** Warm the keys before the first request; failures are left to readiness to report. */
-    async prefetch (): Promise<number> {
-      const res = await fetch(new URL('.well-known/jwks.json', issuer), { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' })
-      if (!res.ok) throw new Error(`JWKS answered ${res.status}`)
-      const body = await res.json() as { keys?: Jwk[] }
-      let n = 0
-      for (const jwk of body.keys ?? []) {
-        if (typeof jwk.kid !== 'string' || jwk.kty !== 'RSA' || (jwk.use !== undefined && jwk.use !== 'sig')) continue
-        remember(jwk.kid, jwkToPem(jwk))
-        n++
-      }
-      return n
-    },
+    prefetch: refreshAll,
     size: () => pems.size
   }
 }
