@@ -5,6 +5,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { join } from 'node:path'
 import type { Config } from './lib/config.ts'
 import { genRequestId } from './lib/request-id.ts'
+import { Ajv } from 'ajv'
+import addFormats from 'ajv-formats'
 
 export interface AppOptions {
   /** Override the logger (tests pass a stream or false). */
@@ -56,10 +58,16 @@ export async function buildApp (config: Config, options: AppOptions = {}) {
     // On close, drop idle keep-alive sockets at once; in-flight requests finish
     forceCloseConnections: 'idle',
     return503OnClosing: true,
-    routerOptions: { maxParamLength: 200, ignoreTrailingSlash: true },
-    // Unknown body properties are a 400, never silently dropped (mass-assignment safety)
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } }
+    routerOptions: { maxParamLength: 200, ignoreTrailingSlash: true }
   }).withTypeProvider<TypeBoxTypeProvider>()
+
+  // Two validators: query strings, params and headers arrive as text and are coerced
+  // ("?limit=10" is a number); JSON bodies are typed already and are not ("published":"false"
+  // is a 400, not false). Unknown properties are a 400 everywhere, never silently dropped
+  // (mass-assignment safety), which is why removeAdditional is off.
+  const bodyAjv = validator(false)
+  const textAjv = validator('array')
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema))
 
   await app.register(autoload, { dir: join(import.meta.dirname, 'plugins'), options: { config }, forceESM: true })
   await app.register(autoload, {
@@ -72,6 +80,12 @@ export async function buildApp (config: Config, options: AppOptions = {}) {
   })
   if (options.extend) await options.extend(app)
   return app
+}
+
+function validator (coerceTypes: false | 'array') {
+  const ajv = new Ajv({ coerceTypes, useDefaults: true, removeAdditional: false, allErrors: false, strict: false })
+  addFormats.default(ajv)
+  return ajv
 }
 
 export type App = Awaited<ReturnType<typeof buildApp>>

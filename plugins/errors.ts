@@ -6,13 +6,22 @@ import { STATUS_CODES } from 'node:http'
 import { Errors } from '../lib/errors.ts'
 import { isDatabaseUnavailable } from '../lib/db.ts'
 
+// Postgres refusing the data itself (SQLSTATE class 22 data exception: a NUL byte, bad
+// encoding, a value out of range; 23514 a CHECK constraint) is the client's bad input, not a 500
+function isBadData (err: { name?: string, code?: string }): boolean {
+  return err.name === 'PostgresError' && typeof err.code === 'string' && (err.code.startsWith('22') || err.code === '23514')
+}
+
 // 5xx codes whose message is ours and safe to show (never a driver or SDK message)
 const PUBLIC_5XX = new Set(['FST_ERR_HANDLER_TIMEOUT', 'GALLERY_DATABASE_UNAVAILABLE', 'GALLERY_STORAGE_UNAVAILABLE', 'GALLERY_IDP_UNAVAILABLE'])
 
 export default fp(async (fastify) => {
   fastify.setErrorHandler(async (error: FastifyError, request, reply) => {
     let err: FastifyError = error
-    if (isDatabaseUnavailable(err)) {
+    if (isBadData(err)) {
+      request.log.info({ sqlstate: err.code }, 'database refused a value')
+      err = new Errors.BadRequest('A value in the request is not valid (for example a NUL character or an out-of-range number)')
+    } else if (isDatabaseUnavailable(err)) {
       request.log.warn({ err }, 'database unavailable')
       err = new Errors.DatabaseUnavailable()
     }

@@ -114,12 +114,15 @@ if has_script heroku-cleanup; then
   timeout 300 "${build_env[@]}" "$npm_bin" run heroku-cleanup || fail "heroku-cleanup"
 fi
 
-# The prune must really have removed devDependencies, or the test proves nothing
+# The prune must really have removed devDependencies, or the test proves nothing. The lockfile
+# marks packages reachable only from devDependencies with "dev": true; a devDependency that
+# production code also pulls in (ajv, yaml) is rightly kept.
 dev_left="$("$node_bin" -e '
-  const fs = require("fs"); const pkg = require(process.argv[1] + "/package.json");
-  const prod = new Set(Object.keys(pkg.dependencies || {}));
-  const left = Object.keys(pkg.devDependencies || {}).filter(d => !prod.has(d) && fs.existsSync(process.argv[1] + "/node_modules/" + d));
-  console.log(left.join(" "));
+  const fs = require("fs"); const lock = require(process.argv[1] + "/package-lock.json");
+  const left = Object.entries(lock.packages || {})
+    .filter(([path, meta]) => path.startsWith("node_modules/") && meta.dev === true && fs.existsSync(process.argv[1] + "/" + path))
+    .map(([path]) => path.slice("node_modules/".length));
+  console.log(left.slice(0, 20).join(" "));
 ' "$slug")"
 [ -z "$dev_left" ] || fail "devDependencies still installed after prune: $dev_left"
 log "slug size: $(du -sh "$slug" | cut -f1) (Heroku's limit is 500 MB compressed)"
