@@ -4,7 +4,9 @@ import { Writable } from 'node:stream'
 import { build } from '../helpers/build.ts'
 import { loggerOptions, type App } from '../../app.ts'
 import { testConfig } from '../helpers/services.ts'
-import type { AddressInfo } from 'node:net'
+import { connect, type AddressInfo } from 'node:net'
+import { spawn } from 'node:child_process'
+import { freePort } from '../../dev/postgres.ts'
 import { workSignal } from '../../lib/request-signal.ts'
 import { cancellable } from '../../lib/db.ts'
 
@@ -120,10 +122,24 @@ test('rate limit keys on the rightmost X-Forwarded-For entry (one trusted hop); 
 })
 
 test('with REDIS_URL the rate-limit bucket is shared by every process', async (t) => {
-  const env = { RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_MAX: '2', REDIS_URL: 'redis://127.0.0.1:6379' }
+  // A Redis of its own (Debian's redis-server, on this machine kind), so the test does not
+  // depend on a service someone else started or filled
+  const port = await freePort()
+  const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+  t.after(() => { redis.kill('SIGTERM') })
+  await new Promise<void>((resolve, reject) => {
+    redis.once('error', (err) => reject(new Error(`redis-server is needed for this test (apt-get install redis-server): ${err.message}`)))
+    const deadline = Date.now() + 10_000
+    const probe = () => {
+      const socket = connect(port, '127.0.0.1', () => { socket.end(); resolve() })
+      socket.once('error', () => { socket.destroy(); if (Date.now() > deadline) reject(new Error('redis-server did not start')); else setTimeout(probe, 100) })
+    }
+    probe()
+  })
+  const env = { RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_MAX: '2', REDIS_URL: `redis://127.0.0.1:${port}` }
   const a = await build(t, env, { extend: extras })
   const b = await build(t, env, { extend: extras })
-  const ip = `203.0.113.${Math.floor(Math.random() * 200) + 20}, 192.0.2.${Math.floor(Math.random() * 250)}`
+  const ip = '6.6.6.6, 203.0.113.77'
   assert.equal((await a.app.inject({ url: '/test/log', headers: { 'x-forwarded-for': ip } })).statusCode, 200)
   assert.equal((await b.app.inject({ url: '/test/log', headers: { 'x-forwarded-for': ip } })).statusCode, 200)
   assert.equal((await a.app.inject({ url: '/test/log', headers: { 'x-forwarded-for': ip } })).statusCode, 429, 'third request across two processes is limited')
