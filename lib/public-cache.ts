@@ -18,9 +18,18 @@ export interface CachedResponse { payload: string, etag: string }
 
 export interface PublicCacheOptions {
   ttlMs?: number
+  /** Most entries kept */
   maxEntries?: number
+  /** Most bytes kept, over every entry (payload, ETag and key) */
+  maxBytes?: number
+  /** A payload larger than this is served but never stored: one entry must not evict the rest */
+  maxEntryBytes?: number
   now?: () => number
 }
+
+export const CACHE_MAX_ENTRIES = 2000
+export const CACHE_MAX_BYTES = 32 * 1024 * 1024
+export const CACHE_MAX_ENTRY_BYTES = 1024 * 1024
 
 export function strongEtag (payload: string): string {
   return `"${createHash('sha256').update(payload).digest('base64url').slice(0, 27)}"`
@@ -33,33 +42,78 @@ export function etagMatches (ifNoneMatch: string | undefined, etag: string): boo
   return ifNoneMatch.split(',').some(tag => tag.trim().replace(/^W\//, '') === etag)
 }
 
-export function createPublicCache ({ ttlMs = 5000, maxEntries = 2000, now = Date.now }: PublicCacheOptions = {}) {
-  const entries = new Map<string, { value: CachedResponse, at: number }>()
+/**
+ * Bounded by count and by bytes: anonymous requests choose the keys (any valid cursor is a new
+ * one), so without a byte cap 2000 large pages could hold hundreds of MB. Least recently used
+ * entries go first (a Map iterates in insertion order; a hit re-inserts its entry). Expired
+ * entries go on access and on sweep(), which the plugin runs on a timer, so an idle process
+ * does not keep a burst's entries.
+ */
+export function createPublicCache ({
+  ttlMs = 5000,
+  maxEntries = CACHE_MAX_ENTRIES,
+  maxBytes = CACHE_MAX_BYTES,
+  maxEntryBytes = CACHE_MAX_ENTRY_BYTES,
+  now = Date.now
+}: PublicCacheOptions = {}) {
+  const entries = new Map<string, { value: CachedResponse, at: number, bytes: number }>()
   const inFlight = new Map<string, Promise<CachedResponse>>()
+  let bytes = 0
   // Bumped by every invalidation: a fill that started before it must not store its (maybe stale) result
   let generation = 0
   // Only store entries while invalidations can reach us (LISTEN established)
   let enabled = false
-  const stats = { hits: 0, misses: 0, fills: 0, invalidations: 0 }
+  const counters = { hits: 0, misses: 0, fills: 0, invalidations: 0, evictions: 0, expired: 0, tooLarge: 0 }
+
+  function remove (key: string): void {
+    const entry = entries.get(key)
+    if (entry === undefined) return
+    entries.delete(key)
+    bytes -= entry.bytes
+  }
+
+  function clear (): void {
+    entries.clear()
+    bytes = 0
+  }
+
+  function store (key: string, value: CachedResponse): void {
+    // UTF-8 size: what the payload weighs on the wire, and an upper bound of V8's one-byte strings
+    const size = Buffer.byteLength(value.payload) + value.etag.length + Buffer.byteLength(key)
+    remove(key)
+    if (size > maxEntryBytes || size > maxBytes) { counters.tooLarge++; return }
+    for (const [oldest] of entries) {
+      if (entries.size < maxEntries && bytes + size <= maxBytes) break
+      remove(oldest)
+      counters.evictions++
+    }
+    entries.set(key, { value, at: now(), bytes: size })
+    bytes += size
+  }
 
   return {
     async get (key: string, fill: () => Promise<string>): Promise<CachedResponse> {
       const hit = entries.get(key)
-      if (hit !== undefined && now() - hit.at < ttlMs) { stats.hits++; return hit.value }
-      stats.misses++
+      if (hit !== undefined) {
+        if (now() - hit.at < ttlMs) {
+          counters.hits++
+          // Most recently used goes last
+          entries.delete(key)
+          entries.set(key, hit)
+          return hit.value
+        }
+        remove(key)
+        counters.expired++
+      }
+      counters.misses++
       const pending = inFlight.get(key)
       if (pending !== undefined) return await pending
       const started = generation
       const promise = (async () => {
-        stats.fills++
+        counters.fills++
         const payload = await fill()
         const value = { payload, etag: strongEtag(payload) }
-        if (enabled && started === generation) {
-          entries.delete(key)
-          // Map keeps insertion order: the first key is the oldest entry
-          if (entries.size >= maxEntries) entries.delete(entries.keys().next().value!)
-          entries.set(key, { value, at: now() })
-        }
+        if (enabled && started === generation) store(key, value)
         return value
       })()
       inFlight.set(key, promise)
@@ -69,10 +123,20 @@ export function createPublicCache ({ ttlMs = 5000, maxEntries = 2000, now = Date
         if (inFlight.get(key) === promise) inFlight.delete(key)
       }
     },
+    /** Drops every expired entry; returns how many went. */
+    sweep (): number {
+      const t = now()
+      let removed = 0
+      for (const [key, entry] of entries) {
+        if (t - entry.at >= ttlMs) { remove(key); removed++ }
+      }
+      counters.expired += removed
+      return removed
+    },
     invalidate (): void {
       generation++
-      stats.invalidations++
-      entries.clear()
+      counters.invalidations++
+      clear()
       // Requests arriving after a change must not join a fill that may predate it
       inFlight.clear()
     },
@@ -83,7 +147,7 @@ export function createPublicCache ({ ttlMs = 5000, maxEntries = 2000, now = Date
     },
     get enabled (): boolean { return enabled },
     size: () => entries.size,
-    stats
+    stats: () => ({ ...counters, entries: entries.size, bytes, maxEntries, maxBytes, maxEntryBytes })
   }
 }
 

@@ -51,11 +51,18 @@ export type Collection = Static<typeof CollectionSchema>
 export const LIMIT_DEFAULT = 24
 export const LIMIT_MAX = 100
 
-/** Keyset pagination: `cursor` is the opaque `nextCursor` of the previous page. */
+/**
+ * Keyset pagination: `cursor` is the opaque `nextCursor` of the previous page. Unknown query
+ * parameters are a 400 (app.ts keeps removeAdditional off): on a cached public route each would
+ * otherwise be a new cache key.
+ */
 export const PageQuerySchema = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMIT_MAX, default: LIMIT_DEFAULT, description: `Page size, at most ${LIMIT_MAX}` })),
   cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Opaque cursor from the previous page\'s nextCursor' }))
-})
+}, { additionalProperties: false })
+
+/** For GET routes that take no query parameters: any parameter is a 400, never a new cache key. */
+export const NoQuerySchema = Type.Object({}, { additionalProperties: false })
 
 const NextCursor = Type.Union([Type.String(), Type.Null()], { description: 'Cursor of the next page; null on the last page' })
 export const ImagePageSchema = Type.Object({ items: Type.Array(ImageSchema), nextCursor: NextCursor })

@@ -4,13 +4,15 @@
 // The LISTEN connection is a dedicated one (one extra connection per process, outside the pool).
 // A heartbeat NOTIFY detects a dead listener (e.g. Postgres restarted and postgres.js could not
 // re-LISTEN) and reconnects; until LISTEN is up the cache stores nothing (single flight only).
+// The cache is bounded by count and bytes, and a timer sweeps expired entries so a burst of
+// distinct keys (e.g. forged cursors) does not stay in memory after its TTL.
 // @see https://www.postgresql.org/docs/current/sql-notify.html
 import fp from 'fastify-plugin'
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { APPLICATION_NAME, createSql, type Sql } from '../lib/db.ts'
-import { CHANGE_CHANNEL, createPublicCache, etagMatches } from '../lib/public-cache.ts'
+import { CHANGE_CHANNEL, createPublicCache, etagMatches, type PublicCacheOptions as CacheLimits } from '../lib/public-cache.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -24,17 +26,32 @@ declare module 'fastify' {
 export const PUBLIC_CACHE_CONTROL = 'public, max-age=30, stale-while-revalidate=60'
 const HEARTBEAT_PREFIX = 'heartbeat:'
 
-export interface PublicCacheOptions { ttlMs?: number, heartbeatMs?: number }
+export interface PublicCacheOptions extends Pick<CacheLimits, 'ttlMs' | 'maxEntries' | 'maxBytes' | 'maxEntryBytes'> {
+  heartbeatMs?: number
+  /** How often expired entries are dropped; defaults to the TTL, at most a second */
+  sweepMs?: number
+}
+
+/** Same validated query in any parameter order: one key. */
+function canonical (value: unknown): string {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return JSON.stringify(value) ?? 'null'
+  const obj = value as Record<string, unknown>
+  return `{${Object.keys(obj).sort().map(k => `${JSON.stringify(k)}:${canonical(obj[k])}`).join(',')}}`
+}
 
 export default fp<PublicCacheOptions>(async (fastify, opts) => {
   const { sql, config } = fastify
-  const cache = createPublicCache({ ttlMs: opts.ttlMs ?? 5000 })
+  const ttlMs = opts.ttlMs ?? 5000
+  const cache = createPublicCache({ ttlMs, maxEntries: opts.maxEntries, maxBytes: opts.maxBytes, maxEntryBytes: opts.maxEntryBytes })
   const heartbeatMs = opts.heartbeatMs ?? 45_000
   const heartbeat = `${HEARTBEAT_PREFIX}${randomUUID()}`
   let listener: Sql | undefined
   let heartbeatSeen = false
   let closed = false
   let timer: NodeJS.Timeout | undefined
+  // Every second at most: a pass over at most maxEntries entries is cheap
+  const sweeper = setInterval(() => { cache.sweep() }, opts.sweepMs ?? Math.min(ttlMs, 1000))
+  sweeper.unref()
 
   function onNotify (payload: string): void {
     if (payload.startsWith(HEARTBEAT_PREFIX)) {
@@ -90,6 +107,7 @@ export default fp<PublicCacheOptions>(async (fastify, opts) => {
   async function close (): Promise<void> {
     closed = true
     clearTimeout(timer)
+    clearInterval(sweeper)
     cache.setEnabled(false)
     const l = listener
     listener = undefined
@@ -98,8 +116,9 @@ export default fp<PublicCacheOptions>(async (fastify, opts) => {
 
   fastify.decorate('publicCache', cache)
   fastify.decorate('servePublic', async (request: FastifyRequest, reply: FastifyReply, load: () => Promise<unknown>) => {
-    // The validated params and query (defaults applied) name the response, not the raw URL
-    const key = `${request.routeOptions.url} ${JSON.stringify(request.params)} ${JSON.stringify(request.query)}`
+    // The validated params and query (defaults applied) name the response, not the raw URL; the
+    // querystring schemas refuse unknown parameters, so junk cannot make new keys
+    const key = `${request.routeOptions.url ?? ''} ${canonical(request.params)} ${canonical(request.query)}`
     // The response schema filters the data once per fill, exactly as for an uncached reply
     const { payload, etag } = await cache.get(key, async () => String(reply.serialize(await load())))
     reply.header('etag', etag)

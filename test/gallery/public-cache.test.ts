@@ -2,22 +2,12 @@
 // Cache-Control, and invalidation across processes through Postgres LISTEN/NOTIFY.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { setTimeout as sleep } from 'node:timers/promises'
 import postgres from 'postgres'
 import { createPublicCache, etagMatches, notifyChanged } from '../../lib/public-cache.ts'
 import { createImageUrls } from '../../lib/image-urls.ts'
 import { S3Client } from '@aws-sdk/client-s3'
 import type { App } from '../../app.ts'
-import { buildGallery, insertCollection, insertImage, testDb, unique, writer } from '../helpers/gallery-fixtures.ts'
-
-/** Resolves when `predicate` holds; the deadline only guards against a hang, it asserts no speed. */
-async function until (predicate: () => boolean | Promise<boolean>, what: string, deadlineMs = 15_000): Promise<void> {
-  const end = Date.now() + deadlineMs
-  while (!(await predicate())) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`)
-    await sleep(10)
-  }
-}
+import { buildGallery, insertCollection, insertImage, testDb, unique, until, writer } from '../helpers/gallery-fixtures.ts'
 
 async function listening (app: App): Promise<void> {
   await until(() => app.publicCache.enabled, 'LISTEN to be established')
@@ -56,6 +46,54 @@ test('a fill that started before an invalidation is not stored; entries expire; 
   assert.equal((await cache.get('k', async () => 'a')).payload, 'a')
   assert.equal((await cache.get('k', async () => 'b')).payload, 'b')
   assert.equal(cache.size(), 0)
+})
+
+test('the cache is bounded by bytes: many distinct keys stay under the cap, least recently used out first', async () => {
+  const cache = createPublicCache({ maxBytes: 50_000, maxEntryBytes: 20_000 })
+  cache.setEnabled(true)
+  const page = (n: number) => JSON.stringify({ n, pad: 'x'.repeat(9000) })
+  // Like the reviewer's forged cursors: every request a new key, every payload large
+  for (let n = 0; n < 200; n++) await cache.get(`k${n}`, async () => page(n))
+  assert.ok(cache.size() * 9000 <= 50_000, `${cache.size()} entries of 9 KB kept under a 50 KB cap`)
+  assert.ok(cache.stats().bytes <= 50_000)
+  assert.equal(cache.stats().entries, cache.size())
+
+  // Five 9 KB entries fit: the last five stored. Reading one makes it the most recent, so the
+  // next store evicts the least recently used instead
+  const refills: string[] = []
+  const read = async (key: string) => await cache.get(key, async () => { refills.push(key); return page(-1) })
+  await read('k195')
+  await read('new')
+  await read('k195')
+  assert.deepEqual(refills, ['new'], 'k195 was read recently and kept')
+  await read('k196')
+  assert.deepEqual(refills, ['new', 'k196'], 'k196 was the least recently used and went')
+
+  // A payload over the per-entry cap is served but not stored, and evicts nothing
+  const before = cache.stats()
+  const big = await cache.get('big', async () => 'y'.repeat(30_000))
+  assert.equal(big.payload.length, 30_000)
+  assert.equal(cache.stats().entries, before.entries)
+  assert.equal(cache.stats().bytes, before.bytes)
+  assert.equal((await cache.get('big', async () => 'again')).payload, 'again')
+})
+
+test('expired entries go on access and on sweep(), and give their bytes back', async () => {
+  let now = 0
+  const cache = createPublicCache({ ttlMs: 1000, now: () => now })
+  cache.setEnabled(true)
+  for (let n = 0; n < 10; n++) await cache.get(`k${n}`, async () => `payload ${n}`)
+  assert.equal(cache.size(), 10)
+  assert.ok(cache.stats().bytes > 0)
+  now += 1000
+  // On access: the expired entry is refilled, not served
+  assert.equal((await cache.get('k0', async () => 'fresh')).payload, 'fresh')
+  // The rest go on the sweep, without anyone asking for them again
+  assert.equal(cache.sweep(), 9)
+  assert.equal(cache.size(), 1)
+  now += 1000
+  cache.sweep()
+  assert.deepEqual([cache.size(), cache.stats().bytes], [0, 0])
 })
 
 test('If-None-Match uses weak comparison and accepts lists and *', () => {
@@ -128,10 +166,10 @@ test('a burst of identical public requests makes one query', async (t) => {
   const c = await insertCollection(sql)
   await insertImage(sql, { collectionId: c.id })
   await listening(app)
-  const fills = app.publicCache.stats.fills
+  const fills = app.publicCache.stats().fills
   const responses = await Promise.all(Array.from({ length: 40 }, () => app.inject(`/api/v1/images?collection=${c.slug}`)))
   assert.ok(responses.every(r => r.statusCode === 200 && r.body === responses[0]!.body))
-  assert.equal(app.publicCache.stats.fills - fills, 1)
+  assert.equal(app.publicCache.stats().fills - fills, 1)
 })
 
 test('a write through instance A invalidates the cache of instance B (LISTEN/NOTIFY)', async (t) => {
@@ -144,17 +182,17 @@ test('a write through instance A invalidates the cache of instance B (LISTEN/NOT
   const url = `/api/v1/images?collection=${c.slug}`
 
   assert.equal((await b.app.inject(url)).json().items[0].title, 'before')
-  const hits = b.app.publicCache.stats.hits
+  const hits = b.app.publicCache.stats().hits
   assert.equal((await b.app.inject(url)).json().items[0].title, 'before')
-  assert.equal(b.app.publicCache.stats.hits, hits + 1, 'B answers from its cache')
+  assert.equal(b.app.publicCache.stats().hits, hits + 1, 'B answers from its cache')
   // Both processes sign the same URL for the same key within a window
   assert.equal((await a.app.inject(url)).json().items[0].url, (await b.app.inject(url)).json().items[0].url)
 
-  const invalidations = b.app.publicCache.stats.invalidations
+  const invalidations = b.app.publicCache.stats().invalidations
   const started = performance.now()
   const res = await a.app.inject({ method: 'PATCH', url: `/api/v1/images/${img.id}`, headers: writer(a.services), payload: { title: 'after' } })
   assert.equal(res.statusCode, 200)
-  await until(() => b.app.publicCache.stats.invalidations > invalidations, 'B to receive the NOTIFY')
+  await until(() => b.app.publicCache.stats().invalidations > invalidations, 'B to receive the NOTIFY')
   t.diagnostic(`B invalidated ${Math.round(performance.now() - started)} ms after A's write`)
   assert.equal((await b.app.inject(url)).json().items[0].title, 'after')
 
@@ -177,11 +215,11 @@ test('after the LISTEN connection is killed, the cache reconnects and stays corr
 
   const admin = postgres(services.databaseUrl, { max: 1, onnotice: () => {} })
   t.after(() => admin.end({ timeout: 5 }))
-  const invalidations = app.publicCache.stats.invalidations
+  const invalidations = app.publicCache.stats().invalidations
   const killed = await admin`select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'gallery-api-listen' and datname = current_database()`
   assert.ok(killed.length >= 1, 'a LISTEN connection existed')
   // Reconnecting clears the cache (notifications may have been missed meanwhile)
-  await until(() => app.publicCache.stats.invalidations > invalidations && app.publicCache.enabled, 'LISTEN to come back')
+  await until(() => app.publicCache.stats().invalidations > invalidations && app.publicCache.enabled, 'LISTEN to come back')
 
   // A change made elsewhere (another process: plain SQL + NOTIFY) still reaches this one
   assert.equal((await app.inject(url)).json().items[0].title, 'v1')
@@ -217,4 +255,42 @@ test('public responses also vary on Origin when CORS names origins', async (t) =
   const res = await app.inject({ url: '/api/v1/collections', headers: { origin: 'http://127.0.0.1:5173' } })
   assert.match(String(res.headers.vary), /origin/i)
   assert.match(String(res.headers.vary), /authorization/i)
+})
+
+test('unknown query parameters are a 400 on every public GET and make no cache entry; parameter order makes none either', async (t) => {
+  const { app, services } = await buildGallery(t)
+  const sql = testDb(t, services)
+  const c = await insertCollection(sql)
+  const img = await insertImage(sql, { collectionId: c.id })
+  await listening(app)
+  const urls = ['/api/v1/collections', `/api/v1/collections/${c.slug}`, '/api/v1/images', `/api/v1/images/${img.id}`]
+  for (const url of urls) {
+    for (let n = 0; n < 3; n++) {
+      const res = await app.inject(`${url}?junk=${n}`)
+      assert.equal(res.statusCode, 400, `${url}?junk=${n}`)
+      assert.equal(res.json().code, 'FST_ERR_VALIDATION')
+    }
+  }
+  assert.equal((await app.inject('/api/v1/collections?limit=5&junk=1')).statusCode, 400)
+  assert.equal(app.publicCache.size(), 0)
+
+  const first = await app.inject(`/api/v1/images?limit=5&collection=${c.slug}`)
+  const second = await app.inject(`/api/v1/images?collection=${c.slug}&limit=5`)
+  assert.equal(second.body, first.body)
+  assert.equal(app.publicCache.size(), 1)
+})
+
+test('expired entries leave the cache without further requests (periodic sweep)', async (t) => {
+  const { app, services } = await buildGallery(t)
+  const sql = testDb(t, services)
+  const c = await insertCollection(sql)
+  const img = await insertImage(sql, { collectionId: c.id })
+  await listening(app)
+  for (const url of ['/api/v1/collections', `/api/v1/collections/${c.slug}`, `/api/v1/images/${img.id}`]) {
+    assert.equal((await app.inject(url)).statusCode, 200)
+  }
+  assert.ok(app.publicCache.size() >= 3)
+  // TTL 5 s, swept every second: gone about 6 s after being stored
+  await until(() => app.publicCache.size() === 0, 'the sweep to drop expired entries')
+  assert.equal(app.publicCache.stats().bytes, 0)
 })

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto'
 import postgres from 'postgres'
 import { S3Client, PutObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3'
 import { setTimeout as sleep } from 'node:timers/promises'
+import assert from 'node:assert/strict'
 import type { TestServices } from './services.ts'
 import { bearer, build, type Built } from './build.ts'
 import type { AppOptions } from '../../app.ts'
@@ -21,6 +22,15 @@ export async function buildGallery (t: TestContext, env: Record<string, string> 
   const pressure = (built.app as { isUnderPressure?: () => boolean }).isUnderPressure
   for (let i = 0; i < 100 && pressure?.() === true; i++) await sleep(100)
   return built
+}
+
+/** Resolves when `predicate` holds; the deadline only guards against a hang, it asserts no speed. */
+export async function until (predicate: () => boolean | Promise<boolean>, what: string, deadlineMs = 15_000): Promise<void> {
+  const end = Date.now() + deadlineMs
+  while (!(await predicate())) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`)
+    await sleep(10)
+  }
 }
 
 /** A small pool on the test database, closed after the test. */

@@ -1,6 +1,6 @@
 // GET /api/v1/collections/:collection (id or slug): one collection; drafts are 404 for the public.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { CollectionParamsSchema, CollectionSchema, ErrorSchema, NotModifiedSchema } from '../../../../lib/schemas.ts'
+import { CollectionParamsSchema, CollectionSchema, ErrorSchema, NotModifiedSchema, NoQuerySchema } from '../../../../lib/schemas.ts'
 import { createGallery } from '../../../../lib/gallery.ts'
 import { WRITE_GALLERY } from '../../../../plugins/auth.ts'
 import { workSignal } from '../../../../lib/request-signal.ts'
@@ -14,6 +14,7 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Get a collection by id or slug',
       security: [{}, { bearerAuth: [] }],
       params: CollectionParamsSchema,
+      querystring: NoQuerySchema,
       response: { 200: CollectionSchema, 304: NotModifiedSchema, 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema }
     }
   }, async (request, reply) => {
