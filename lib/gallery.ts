@@ -177,18 +177,36 @@ export function createGallery (sql: Sql, imageUrls: ImageUrls) {
     },
 
     /**
-     * Removes the row and its S3 object, or neither: the row is deleted in a transaction that
-     * commits only after S3 accepted the delete, so a storage outage leaves everything in place.
+     * Three steps, each committed before the next, so that the public never sees half of a
+     * delete (a published image whose object is gone) and nothing is left that no row records:
+     *   1. unpublish the row (and notify): from here on the public no longer sees the image;
+     *   2. delete the S3 object: a failure is a 503 and the row stays, hidden, for a retry;
+     *   3. delete the row (and notify).
+     * A crash or a failed commit between 2 and 3 leaves an unpublished row without its object:
+     * only writers see it, and deleting it again finishes the job (an S3 delete is idempotent).
+     * Holding one transaction across the S3 call instead (the old way) left a public row
+     * without its object whenever the commit failed, or the call was cancelled, after S3 had
+     * deleted. Deleting the row first would leave, on an S3 failure, an object nothing records
+     * that stays reachable by its URL (forever, behind a CDN).
+     * `deleteObject` must not be cancelled by the client going away: it is bounded by the storage
+     * client's own timeouts.
      */
     async deleteImage (id: string, deleteObject: (key: string) => Promise<void>): Promise<void> {
+      const row = await sql.begin(async (tx) => {
+        const [found] = await tx<{ key: string }[]>`
+          update images set published = false, updated_at = now() where id = ${id} returning key`
+        if (!found) throw new Errors.NotFound('Image')
+        await notifyChanged(tx)
+        return found
+      })
+      try {
+        await deleteObject(row.key)
+      } catch (err) {
+        throw Object.assign(new Errors.StorageUnavailable(), { cause: err })
+      }
       await sql.begin(async (tx) => {
-        const [row] = await tx<{ key: string }[]>`delete from images where id = ${id} returning key`
-        if (!row) throw new Errors.NotFound('Image')
-        try {
-          await deleteObject(row.key)
-        } catch (err) {
-          throw Object.assign(new Errors.StorageUnavailable(), { cause: err })
-        }
+        // Gone already: a concurrent delete of the same image finished first; same outcome
+        await tx`delete from images where id = ${id}`
         await notifyChanged(tx)
       })
     },

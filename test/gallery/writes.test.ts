@@ -2,7 +2,12 @@
 // slug conflicts, publish rules, collection delete and reorder, image delete with its S3 object.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { buildGallery, insertCollection, insertImage, objectExists, putObject, reader, testDb, unique, writer } from '../helpers/gallery-fixtures.ts'
+import http from 'node:http'
+import { once } from 'node:events'
+import type { AddressInfo } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import postgres from 'postgres'
+import { buildGallery, insertCollection, insertImage, objectExists, putObject, reader, testDb, unique, until, writer } from '../helpers/gallery-fixtures.ts'
 
 const ZERO = '00000000-0000-4000-8000-000000000000'
 
@@ -192,13 +197,100 @@ test('deleting an image removes the row and its S3 object; a missing object is f
   assert.equal((await sql`select 1 from images where id = ${noObject.id}`).length, 0)
 })
 
-test('when S3 fails, deleting an image answers 503 and keeps the row', async (t) => {
+test('when S3 fails, deleting an image answers 503 and keeps the row, hidden from the public, for a retry', async (t) => {
   // Port 9 (discard) on loopback: connection refused, S3 unreachable
   const { app, services } = await buildGallery(t, { S3_ENDPOINT: 'http://127.0.0.1:9' })
   const sql = testDb(t, services)
   const img = await insertImage(sql)
+  await putObject(services, img.key)
   const res = await app.inject({ method: 'DELETE', url: `/api/v1/images/${img.id}`, headers: writer(services) })
   assert.equal(res.statusCode, 503)
   assert.equal(res.json().code, 'GALLERY_STORAGE_UNAVAILABLE')
-  assert.equal((await sql`select 1 from images where id = ${img.id}`).length, 1)
+  const [row] = await sql`select published from images where id = ${img.id}`
+  assert.equal(row?.published, false, 'kept, unpublished')
+  assert.equal((await app.inject(`/api/v1/images/${img.id}`)).statusCode, 404)
+
+  // S3 back: the retry finishes the delete
+  const { app: healthy } = await buildGallery(t)
+  assert.equal((await healthy.inject({ method: 'DELETE', url: `/api/v1/images/${img.id}`, headers: writer(services) })).statusCode, 204)
+  assert.equal((await sql`select 1 from images where id = ${img.id}`).length, 0)
+  assert.equal(await objectExists(services, img.key), false)
+})
+
+test('when the commit fails after S3 deleted the object, the public never sees the image without it', async (t) => {
+  const { app, services } = await buildGallery(t)
+  const sql = testDb(t, services)
+  const img = await insertImage(sql)
+  await putObject(services, img.key)
+  // A deferred trigger refuses this one row's delete at COMMIT, after the S3 call
+  const admin = postgres(services.databaseUrl, { max: 1, onnotice: () => {} })
+  const name = `fail_commit_${img.id.replaceAll('-', '_')}`
+  await admin.unsafe(`create function ${name}() returns trigger language plpgsql as $$
+    begin if old.id = '${img.id}' then raise exception 'commit refused by the test'; end if; return null; end $$`)
+  await admin.unsafe(`create constraint trigger ${name} after delete on images deferrable initially deferred for each row execute function ${name}()`)
+  const dropTrigger = async () => {
+    await admin.unsafe(`drop trigger if exists ${name} on images`)
+    await admin.unsafe(`drop function if exists ${name}()`)
+  }
+  t.after(async () => { await dropTrigger(); await admin.end({ timeout: 5 }) })
+
+  const res = await app.inject({ method: 'DELETE', url: `/api/v1/images/${img.id}`, headers: writer(services) })
+  assert.ok(res.statusCode >= 500, `answered ${res.statusCode}`)
+  assert.equal(await objectExists(services, img.key), false, 'S3 did delete')
+  assert.equal((await app.inject(`/api/v1/images/${img.id}`)).statusCode, 404, 'no public image without its object')
+  assert.equal((await app.inject('/api/v1/images?limit=100')).json().items.some((i: { id: string }) => i.id === img.id), false)
+
+  await dropTrigger()
+  assert.equal((await app.inject({ method: 'DELETE', url: `/api/v1/images/${img.id}`, headers: writer(services) })).statusCode, 204)
+  assert.equal((await sql`select 1 from images where id = ${img.id}`).length, 0)
+})
+
+/** An HTTP proxy to S3 that holds back the answer to a DELETE until released (or the caller hangs up). */
+async function holdingS3Proxy (t: { after: (fn: () => unknown) => void }, target: string) {
+  let arrived!: () => void
+  const deleted = new Promise<void>(resolve => { arrived = resolve })
+  let release!: () => void
+  const released = new Promise<void>(resolve => { release = resolve })
+  const server = http.createServer((req, res) => {
+    const upstream = http.request(new URL(req.url!, target), { method: req.method, headers: req.headers }, (up) => {
+      const chunks: Buffer[] = []
+      up.on('data', (c: Buffer) => chunks.push(c))
+      up.on('end', () => {
+        const answer = () => { if (!res.destroyed) res.writeHead(up.statusCode!, up.headers).end(Buffer.concat(chunks)) }
+        if (req.method !== 'DELETE') return answer()
+        arrived()
+        Promise.race([released, once(res, 'close')]).then(answer, answer)
+      })
+    })
+    upstream.on('error', () => res.destroy())
+    req.pipe(upstream)
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.after(() => { server.closeAllConnections(); server.close() })
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, deleted, release }
+}
+
+test('a client that hangs up while S3 deletes the object does not leave a public image without it', async (t) => {
+  const { services } = await buildGallery(t)
+  const proxy = await holdingS3Proxy(t, services.s3.endpoint)
+  const { app } = await buildGallery(t, { S3_ENDPOINT: proxy.url })
+  const sql = testDb(t, services)
+  const img = await insertImage(sql)
+  await putObject(services, img.key)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as AddressInfo
+
+  const req = http.request({ host: '127.0.0.1', port, method: 'DELETE', path: `/api/v1/images/${img.id}`, headers: writer(services) })
+  req.on('error', () => {})
+  req.end()
+  await proxy.deleted
+  assert.equal(await objectExists(services, img.key), false, 'S3 received the DELETE')
+  req.destroy()
+  // Let the server see the client go before S3's answer comes back
+  await sleep(300)
+  proxy.release()
+
+  await until(async () => (await sql`select 1 from images where id = ${img.id}`).length === 0, 'the delete to finish although the client left')
+  assert.equal((await app.inject(`/api/v1/images/${img.id}`)).statusCode, 404)
 })
