@@ -265,17 +265,38 @@ export function createGallery (sql: Sql, imageUrls: ImageUrls) {
       }
     },
 
-    /** Its images stay, with collection_id set to null by the foreign key. */
+    /**
+     * Its images stay, with collection_id set to null by the foreign key, and deleting never
+     * changes what the public sees of them. Images of a published collection were already public
+     * and stay so. Images of a draft were hidden by the draft; with no collection they would
+     * become public, so they are unpublished first: a gallery owner deleting a draft does not
+     * expect its unfinished images to go live. (Unpublishing the images of a published
+     * collection too would hide pictures the owner had chosen to show, as a side effect of
+     * removing a grouping.)
+     */
     async deleteCollection (ref: string): Promise<void> {
       await sql.begin(async (tx) => {
-        const rows = await tx`delete from collections where ${collectionRef(ref)} returning id`
-        if (rows.length === 0) throw new Errors.NotFound('Collection')
+        // FOR UPDATE also blocks a concurrent write moving an image into it (the FK takes KEY
+        // SHARE on this row) until we commit, when that write finds the collection gone
+        const [target] = await tx<{ id: string, published: boolean }[]>`
+          select id, published from collections where ${collectionRef(ref)} for update`
+        if (!target) throw new Errors.NotFound('Collection')
+        if (!target.published) {
+          await tx`update images set published = false, updated_at = now() where collection_id = ${target.id} and published`
+        }
+        await tx`delete from collections where id = ${target.id}`
         await notifyChanged(tx)
       })
     },
 
-    /** `ids` come first, in that order; collections not named keep their relative order after them. */
-    async reorderCollections (ids: string[]): Promise<Collection[]> {
+    /**
+     * `ids` come first, in that order; collections not named keep their relative order after them.
+     * Ids compare case-insensitively: one named twice (in any case) is a 400.
+     */
+    async reorderCollections (requested: string[]): Promise<Collection[]> {
+      const ids = requested.map(id => id.toLowerCase())
+      const repeated = [...new Set(ids.filter((id, n) => ids.indexOf(id) !== n))]
+      if (repeated.length > 0) throw new Errors.BadRequest(`Each collection may be listed once; repeated: ${repeated.join(', ')}`)
       return await sql.begin(async (tx) => {
         // Concurrent creates wait, so no collection escapes the renumbering
         await tx`lock table collections in share row exclusive mode`

@@ -141,6 +141,27 @@ test('a collection can be named by id or slug in get, update and delete', async 
   assert.equal((await sql`select 1 from collections where id = ${c.id}`).length, 0)
 })
 
+test('deleting a draft collection keeps its images hidden from the public; a published one\'s stay public', async (t) => {
+  const { app, services } = await buildGallery(t)
+  const sql = testDb(t, services)
+  const draft = await insertCollection(sql, { published: false })
+  const hidden = await insertImage(sql, { collectionId: draft.id, published: true })
+  const shown = await insertCollection(sql, { published: true })
+  const visible = await insertImage(sql, { collectionId: shown.id, published: true })
+  assert.equal((await app.inject(`/api/v1/images/${hidden.id}`)).statusCode, 404)
+  assert.equal((await app.inject(`/api/v1/images/${visible.id}`)).statusCode, 200)
+
+  for (const c of [draft, shown]) {
+    assert.equal((await app.inject({ method: 'DELETE', url: `/api/v1/collections/${c.id}`, headers: writer(services) })).statusCode, 204)
+  }
+  assert.equal((await app.inject(`/api/v1/images/${hidden.id}`)).statusCode, 404, 'the draft\'s image stays hidden')
+  const publicIds = (await app.inject('/api/v1/images?limit=100')).json().items.map((i: { id: string }) => i.id)
+  assert.equal(publicIds.includes(hidden.id), false)
+  const [row] = await sql`select published, collection_id from images where id = ${hidden.id}`
+  assert.deepEqual({ ...row }, { published: false, collection_id: null })
+  assert.equal((await app.inject(`/api/v1/images/${visible.id}`)).statusCode, 200, 'the published collection\'s image stays public')
+})
+
 test('deleting a collection keeps its images, without a collection', async (t) => {
   const { app, services } = await buildGallery(t)
   const sql = testDb(t, services)
@@ -153,6 +174,19 @@ test('deleting a collection keeps its images, without a collection', async (t) =
   assert.equal(row?.collection_id, null)
   assert.equal((await app.inject(`/api/v1/collections/${c.slug}`)).statusCode, 404)
   assert.equal((await app.inject({ method: 'DELETE', url: `/api/v1/collections/${c.id}`, headers: writer(services) })).statusCode, 404)
+})
+
+test('reorder: one id given twice in different letter cases is a 400 naming it, and changes nothing', async (t) => {
+  const { app, services } = await buildGallery(t)
+  const sql = testDb(t, services)
+  const a = await insertCollection(sql, { position: 0 })
+  const b = await insertCollection(sql, { position: 1 })
+  const before = await sql`select id, position from collections order by id`
+  const res = await app.inject({ method: 'POST', url: '/api/v1/collections/reorder', headers: writer(services), payload: { ids: [b.id, a.id, b.id.toUpperCase()] } })
+  assert.equal(res.statusCode, 400)
+  assert.equal(res.json().code, 'GALLERY_BAD_REQUEST')
+  assert.match(res.json().message, new RegExp(b.id))
+  assert.deepEqual(await sql`select id, position from collections order by id`, before)
 })
 
 test('reorder puts the named collections first, in order, atomically', async (t) => {

@@ -1,4 +1,5 @@
-// DELETE /api/v1/collections/:collection (id or slug): the collection goes; its images stay, with no collection.
+// DELETE /api/v1/collections/:collection (id or slug): the collection goes; its images stay, with no
+// collection, and stay exactly as visible to the public as before (a draft's images are unpublished).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { CollectionParamsSchema, ErrorSchema } from '../../../../lib/schemas.ts'
@@ -13,6 +14,7 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['collections'],
       summary: 'Delete a collection (its images are kept, without a collection)',
+      description: 'Deleting never changes what the public sees. The images of a published collection stay published. The images of a draft (unpublished) collection are set to unpublished, since without a collection they would otherwise become public; publish them again once they are where they belong.',
       security: [{ bearerAuth: [] }],
       params: CollectionParamsSchema,
       response: { 204: Type.Null({ description: 'Deleted' }), 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema }

@@ -13,7 +13,7 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['collections'],
       summary: 'Reorder collections',
-      description: 'The listed collections come first, in this order; the others keep their relative order after them. Answers every collection in the new order.',
+      description: 'The listed collections come first, in this order; the others keep their relative order after them. Answers every collection in the new order. Ids compare case-insensitively; listing one twice is a 400, an unknown id a 422.',
       security: [{ bearerAuth: [] }],
       body: Type.Object({
         ids: Type.Array(Type.String({ format: 'uuid' }), { minItems: 1, maxItems: 1000, uniqueItems: true })
@@ -21,7 +21,7 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: Type.Object({ items: Type.Array(CollectionSchema) }), 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 422: ErrorSchema }
     }
   }, async (request) => {
-    const items = await gallery.reorderCollections(request.body.ids.map(id => id.toLowerCase()))
+    const items = await gallery.reorderCollections(request.body.ids)
     fastify.publicCache.invalidate()
     return { items }
   })
