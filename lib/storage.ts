@@ -43,9 +43,9 @@ export function createStorage (config: Config) {
     async getRange (key: string, start: number, end: number, signal?: AbortSignal): Promise<Buffer> {
       const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${end}` }), { abortSignal: signal })
       if (!out.Body) return Buffer.alloc(0)
-      const bytes = await out.Body.transformToByteArray()
-      // A server that ignores Range answers 200 with the whole object: never hand back more than asked
-      return Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, end - start + 1))
+      // A server that ignores Range answers 200 with the whole object (up to 5 GB): read only
+      // what was asked for and drop the connection, never buffer the whole body
+      return await readAtMost(out.Body as AsyncIterable<Uint8Array>, end - start + 1)
     },
     /** Replaces the object's tag set (an empty set removes every tag). */
     async putTags (key: string, tags: Record<string, string>, signal?: AbortSignal): Promise<void> {
@@ -87,6 +87,28 @@ export function createStorage (config: Config) {
 }
 
 export interface ObjectHead { size: number, contentType: string | null }
+
+/**
+ * The first `limit` bytes of a stream; stops reading there and destroys the stream (ending
+ * the HTTP response early) instead of draining it.
+ */
+export async function readAtMost (body: AsyncIterable<Uint8Array> & { destroy?: () => void }, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let length = 0
+  try {
+    for await (const chunk of body) {
+      const room = limit - length
+      const part = Buffer.from(chunk.buffer, chunk.byteOffset, Math.min(chunk.byteLength, room))
+      chunks.push(part)
+      length += part.length
+      if (length >= limit) break
+    }
+  } finally {
+    // break already ends a Readable's iterator (destroying it); other iterables get it explicitly
+    body.destroy?.()
+  }
+  return Buffer.concat(chunks, length)
+}
 
 function isNotFound (err: unknown): boolean {
   if (err instanceof S3ServiceException) return err.name === 'NotFound' || err.name === 'NoSuchKey' || err.$metadata.httpStatusCode === 404
