@@ -1,6 +1,7 @@
 // Review apps' `pr-predestroy` (app.json: `node dist/bin/delete-prefix.js`): deletes every object
 // under this app's key prefix (S3_KEY_PREFIX, or one derived from HEROKU_APP_NAME) in the shared
-// staging bucket. Refuses in production, and for the default prefix "images" without --force.
+// staging bucket. Refuses in production, and anywhere but a review app (HEROKU_PR_NUMBER, which
+// Heroku sets in review apps only) or for the default prefix "images" unless given --force.
 import { loadConfig, ConfigError, keyPrefix } from '../lib/config.ts'
 import { createStorage } from '../lib/storage.ts'
 import { deletePrefix, deletePrefixRefusal } from '../lib/upload-cleanup.ts'
@@ -14,7 +15,13 @@ async function main (): Promise<number> {
     throw err
   }
   const prefix = keyPrefix(config)
-  const refusal = deletePrefixRefusal(config.ENVIRONMENT, prefix, process.argv.includes('--force'))
+  // Not part of lib/config.ts: only this command reads it
+  const refusal = deletePrefixRefusal({
+    environment: config.ENVIRONMENT,
+    prefix,
+    prNumber: process.env.HEROKU_PR_NUMBER,
+    force: process.argv.includes('--force')
+  })
   if (refusal !== null) { console.error(`delete-prefix: ${refusal}`); return 3 }
   const storage = createStorage(config)
   try {

@@ -67,10 +67,24 @@ export async function cleanupUploads (sql: Sql, storage: Storage, opts: CleanupO
   return result
 }
 
-/** Why deleting every object under this app's prefix is refused, or null when it may go ahead. */
-export function deletePrefixRefusal (environment: string, prefix: string, force: boolean): string | null {
+export interface DeletePrefixContext {
+  environment: string
+  prefix: string
+  /** HEROKU_PR_NUMBER: Heroku sets it in review apps (app.json declares it), nowhere else. */
+  prNumber?: string | undefined
+  force: boolean
+}
+
+/**
+ * Why deleting every object under this app's prefix is refused, or null when it may go ahead.
+ * Only review apps may run it unasked: staging's prefix is its app name too when HEROKU_APP_NAME
+ * is set, so "not production" is not enough. --force overrides everything but production.
+ */
+export function deletePrefixRefusal ({ environment, prefix, prNumber, force }: DeletePrefixContext): string | null {
   if (environment === 'production') return 'refusing to delete objects in production (ENVIRONMENT=production)'
-  if (prefix === 'images' && !force) return 'refusing to delete the default prefix "images" (shared by staging/production images); pass --force if you mean it'
+  if (force) return null
+  if (prNumber === undefined || prNumber === '') return `refusing to delete every object under "${prefix}/": this is not a review app (HEROKU_PR_NUMBER is not set); pass --force if you mean it`
+  if (prefix === 'images') return 'refusing to delete the default prefix "images" (shared by staging/production images); pass --force if you mean it'
   return null
 }
 

@@ -21,6 +21,8 @@ const validate = ajv.compile(schema)
 
 const schemaProps = ConfigSchema.properties as Record<string, { default?: unknown }>
 const requiredKeys = (ConfigSchema.required as string[]).filter(k => !('default' in (schemaProps[k] ?? {})))
+/** Heroku-injected variables read outside lib/config.ts, with the file that reads each. */
+const platformOnly: Record<string, string> = { HEROKU_PR_NUMBER: 'bin/delete-prefix.ts' }
 const env = appJson.env as Record<string, { value?: string, required?: boolean, generator?: string, description?: string }>
 
 function procfile (): Record<string, string> {
@@ -63,7 +65,12 @@ test('env: every variable lib/config.ts requires is set or required from the pip
   const missing = requiredKeys.filter(k => !provided.has(k) && !(k in env))
   assert.deepEqual(missing, [])
   for (const [key, spec] of Object.entries(env)) {
-    assert.ok(key in schemaProps, `${key} is a variable lib/config.ts knows`)
+    if (key in platformOnly) {
+      // Not configuration: a Heroku-injected fact one command reads directly
+      assert.ok(readFileSync(join(repoRoot, platformOnly[key]!), 'utf8').includes(`process.env.${key}`), `${platformOnly[key]} reads ${key}`)
+    } else {
+      assert.ok(key in schemaProps, `${key} is a variable lib/config.ts knows`)
+    }
     assert.ok(spec.value !== undefined || spec.required === true || spec.generator === 'secret', `${key} has a value or is required`)
     assert.ok(typeof spec.description === 'string' && spec.description.length > 0, `${key} is described for whoever creates the app`)
   }
@@ -75,6 +82,8 @@ test('env: every variable lib/config.ts requires is set or required from the pip
   }
   // Review apps use their own name as S3 prefix: Heroku injects it only when declared
   assert.equal(env.HEROKU_APP_NAME?.required, true)
+  // ... and the PR number only when declared: delete-prefix refuses to run without it
+  assert.equal(env.HEROKU_PR_NUMBER?.required, true)
   assert.ok(!('S3_KEY_PREFIX' in env), 'a fixed prefix would make review apps share (and pr-predestroy delete) one prefix')
   assert.equal(env.ENVIRONMENT?.value, 'staging')
 })

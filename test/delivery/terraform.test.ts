@@ -156,7 +156,7 @@ test('review apps: pipeline config vars + app.json boot the config with a per-ap
   // app.json: literal values, and required ones that the pipeline (or Heroku) must supply
   const appEnv = appJson.env as Record<string, { value?: string, required?: boolean }>
   const literal = Object.fromEntries(Object.entries(appEnv).filter(([, v]) => v.value !== undefined).map(([k, v]) => [k, v.value as string]))
-  const injectedByHeroku = new Set(['HEROKU_APP_NAME'])
+  const injectedByHeroku = new Set(['HEROKU_APP_NAME', 'HEROKU_PR_NUMBER'])
   const unsupplied = Object.entries(appEnv).filter(([k, v]) => v.required === true && !(k in fromPipeline) && !injectedByHeroku.has(k)).map(([k]) => k)
   assert.deepEqual(unsupplied, [], 'every required app.json variable has a pipeline review config var')
 
@@ -270,7 +270,7 @@ test('bucket writer IAM policy: object actions under the prefixes only, ListBuck
   const objects = statements.find(s => (s.actions as string[]).includes('s3:PutObject'))
   assert.ok(objects)
   // Exactly what lib/storage.ts and lib/uploads.ts call: presigned POST with a tagging field,
-  // HeadObject/ranged GET/presigned GET, re-tagging on completion, DeleteObject(s)
+  // HeadObject/ranged GET/presigned GET, CopyObject with a replaced tag set, DeleteObject(s)
   assert.deepEqual([...objects.actions].sort(), ['s3:DeleteObject', 's3:GetObject', 's3:PutObject', 's3:PutObjectTagging'])
   // eslint-disable-next-line no-template-curly-in-string -- HCL interpolation, not a JS template
   assert.equal(objects.resources, ref('[for prefix in var.key_prefixes : "${var.bucket_arn}/${prefix}/*"]'))

@@ -85,6 +85,53 @@ test('two cleanups at once remove each abandoned upload exactly once', async (t)
   assert.equal(left[0]!.n, 0)
 })
 
+test('cleanup skips a row another transaction holds (SKIP LOCKED) instead of waiting for it, and removes it on the next run', async (t) => {
+  const { app, services } = await build(t)
+  const token = services.issuer.token({ permissions: ['write:gallery'], sub: 'auth0|locked' })
+  const uploads: Presigned[] = []
+  for (let i = 0; i < 3; i++) uploads.push(await upload(app, token, makePng(2, 2), 'image/png'))
+  const ids = uploads.map(u => u.id)
+  await app.sql`update images set expires_at = now() - interval '1 hour' where id = any(${ids}::uuid[])`
+  const [held, ...free] = uploads as [Presigned, ...Presigned[]]
+
+  // A completion (or another cleanup) holding one row: its transaction stays open until released
+  const config = app.config
+  const holder = createSql(config, { max: 1 })
+  const cleaner = { sql: createSql(config, { max: 1 }), storage: createStorage(config) }
+  t.after(async () => { await holder.end(); await cleaner.sql.end(); cleaner.storage.destroy() })
+  let release!: () => void
+  const released = new Promise<void>(resolve => { release = resolve })
+  let locked!: () => void
+  const isLocked = new Promise<void>(resolve => { locked = resolve })
+  const holding = holder.begin(async (tx) => {
+    await tx`select id from images where id = ${held.id} for update`
+    locked()
+    await released
+  })
+  await isLocked
+
+  // Without SKIP LOCKED the claim would wait on that row for as long as it is held
+  const run = cleanupUploads(cleaner.sql, cleaner.storage)
+  const timer = new Promise<'blocked'>(resolve => setTimeout(resolve, 5000, 'blocked').unref())
+  const first = await Promise.race([run, timer])
+  release()
+  await holding
+  assert.notEqual(first, 'blocked', 'cleanup waited on the locked row instead of skipping it')
+  assert.equal((first as Awaited<typeof run>).pendingRemoved, free.length)
+  for (const u of free) {
+    assert.equal(await exists(app, u.id), false)
+    assert.equal(await app.storage.headObject(u.fields.key!), null)
+  }
+  assert.equal(await exists(app, held.id), true, 'the locked row is left for the next run')
+  assert.ok(await app.storage.headObject(held.fields.key!), '... with its object')
+
+  // Once released, the next run removes it
+  const second = await cleanupUploads(cleaner.sql, cleaner.storage)
+  assert.equal(second.pendingRemoved, 1)
+  assert.equal(await exists(app, held.id), false)
+  assert.equal(await app.storage.headObject(held.fields.key!), null)
+})
+
 test('npm run cleanup prints what it did and exits 0; a bad configuration exits non-zero', async (t) => {
   const { app, services } = await build(t)
   const token = services.issuer.token({ permissions: ['write:gallery'], sub: 'auth0|cli' })
@@ -105,7 +152,7 @@ test('npm run cleanup prints what it did and exits 0; a bad configuration exits 
   assert.match(broken.output(), /cleanup failed/)
 })
 
-test('delete-prefix empties exactly this app prefix and refuses production and the default prefix', async (t) => {
+test('delete-prefix empties exactly this app prefix, only in a review app (or with --force), never in production', async (t) => {
   const { app } = await build(t, { S3_KEY_PREFIX: 'gallery-pr-1' })
   const put = (key: string) => app.storage.client.send(new PutObjectCommand({ Bucket: app.storage.bucket, Key: key, Body: 'x' }))
   // Seven keys listed three at a time: pages of 3, 3 and 1. (s3rver's DeleteObjects deletes a
@@ -114,6 +161,7 @@ test('delete-prefix empties exactly this app prefix and refuses production and t
   const mine = Array.from({ length: 7 }, (_, i) => `gallery-pr-1/${i}.png`)
   await Promise.all(mine.map(put))
   await put('gallery-pr-12/keep.png')
+  await put('gallery-staging/keep.png')
   await put('images/keep.png')
 
   const log: string[] = []
@@ -123,19 +171,32 @@ test('delete-prefix empties exactly this app prefix and refuses production and t
   assert.ok(await app.storage.headObject('gallery-pr-12/keep.png'), 'a sibling prefix sharing the first characters is untouched')
   assert.ok(await app.storage.headObject('images/keep.png'))
 
-  assert.match(deletePrefixRefusal('production', 'gallery-pr-1', true)!, /production/)
-  assert.match(deletePrefixRefusal('staging', 'images', false)!, /--force/)
-  assert.equal(deletePrefixRefusal('staging', 'images', true), null)
-  assert.equal(deletePrefixRefusal('staging', 'gallery-pr-1', false), null)
+  const review = { environment: 'staging', prefix: 'gallery-pr-1', prNumber: '1', force: false }
+  assert.equal(deletePrefixRefusal(review), null)
+  assert.match(deletePrefixRefusal({ ...review, environment: 'production' })!, /production/)
+  assert.match(deletePrefixRefusal({ ...review, environment: 'production', force: true })!, /production/, '--force never overrides production')
+  // Staging with HEROKU_APP_NAME set has its app name as prefix too: not being production is not enough
+  assert.match(deletePrefixRefusal({ ...review, prefix: 'gallery-staging', prNumber: undefined })!, /not a review app \(HEROKU_PR_NUMBER is not set\).*--force/)
+  assert.match(deletePrefixRefusal({ ...review, prefix: 'gallery-staging', prNumber: '' })!, /not a review app/)
+  assert.equal(deletePrefixRefusal({ ...review, prefix: 'gallery-staging', prNumber: undefined, force: true }), null)
+  assert.match(deletePrefixRefusal({ ...review, prefix: 'images' })!, /--force/)
+  assert.equal(deletePrefixRefusal({ ...review, prefix: 'images', prNumber: undefined, force: true }), null)
 
-  // The command itself, as pr-predestroy runs it
+  // The command itself, as pr-predestroy runs it (review app) and as someone might by hand on staging
   const env = await testEnv()
   const refused = spawnNode(['bin/delete-prefix.ts'], env)
   assert.equal((await refused.exited).code, 3, refused.output())
   assert.ok(await app.storage.headObject('images/keep.png'))
-  const review = spawnNode(['bin/delete-prefix.ts'], { ...env, HEROKU_APP_NAME: 'gallery-pr-12' })
-  assert.equal((await review.exited).code, 0, review.output())
-  assert.match(review.output(), /1 object\(s\) deleted/)
+  const staging = spawnNode(['bin/delete-prefix.ts'], { ...env, HEROKU_APP_NAME: 'gallery-staging' })
+  assert.equal((await staging.exited).code, 3, staging.output())
+  assert.match(staging.output(), /not a review app/)
+  assert.ok(await app.storage.headObject('gallery-staging/keep.png'), 'staging keeps its images')
+  const predestroy = spawnNode(['bin/delete-prefix.ts'], { ...env, HEROKU_APP_NAME: 'gallery-pr-12', HEROKU_PR_NUMBER: '12' })
+  assert.equal((await predestroy.exited).code, 0, predestroy.output())
+  assert.match(predestroy.output(), /1 object\(s\) deleted/)
   assert.equal(await app.storage.headObject('gallery-pr-12/keep.png'), null)
   assert.ok(await app.storage.headObject('images/keep.png'))
+  const forced = spawnNode(['bin/delete-prefix.ts', '--force'], { ...env, HEROKU_APP_NAME: 'gallery-staging' })
+  assert.equal((await forced.exited).code, 0, forced.output())
+  assert.equal(await app.storage.headObject('gallery-staging/keep.png'), null)
 })
