@@ -1,7 +1,7 @@
 // Magic numbers: the first bytes decide the type, whatever the client declared.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { sniffImageType, dimensionsOf } from '../../lib/magic.ts'
+import { sniffImageType, dimensionsOf, inspectImage, type ImageType } from '../../lib/magic.ts'
 import { fixture, makePng, makeGif } from '../helpers/uploads.ts'
 
 /** An ISO-BMFF ftyp box: [size][ftyp][major][minor][compatible...]. */
@@ -46,4 +46,36 @@ test('dimensions come from the header bytes, and a partial header gives null rat
   assert.deepEqual(dimensionsOf(fixture('sample.webp')), { width: 40, height: 30 })
   assert.equal(dimensionsOf(fixture('sample.jpg').subarray(0, 20)), null)
   assert.equal(dimensionsOf(Buffer.from('<html>')), null)
+})
+
+test('an image must be one beyond its magic number: structure and dimensions in the header', () => {
+  const ok = (buf: Buffer, type: ImageType) => inspectImage(buf, type)
+  assert.deepEqual(ok(makePng(7, 5), 'image/png'), { ok: true, dimensions: { width: 7, height: 5 } })
+  assert.deepEqual(ok(fixture('sample.jpg'), 'image/jpeg'), { ok: true, dimensions: { width: 40, height: 30 } })
+  assert.deepEqual(ok(fixture('sample.webp'), 'image/webp'), { ok: true, dimensions: { width: 40, height: 30 } })
+  assert.deepEqual(ok(makeGif(), 'image/gif'), { ok: true, dimensions: { width: 1, height: 1 } })
+  // AVIF keeps its size deep in nested boxes: accepted without dimensions
+  assert.deepEqual(ok(ftyp('avif', ['mif1', 'miaf']), 'image/avif'), { ok: true, dimensions: null })
+
+  const html = Buffer.from('<!doctype html><html><body><script>alert(1)</script></body></html>')
+  const png = makePng(7, 5)
+  const badCrc = Buffer.from(png)
+  badCrc[17] = 0x7f // width changed, IHDR CRC no longer matches
+  const webp = fixture('sample.webp')
+  const refused: Array<[string, Buffer, ImageType]> = [
+    ['PNG signature + HTML', Buffer.concat([png.subarray(0, 8), html]), 'image/png'],
+    ['PNG with a corrupt IHDR', badCrc, 'image/png'],
+    ['JPEG SOI + HTML', Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), html]), 'image/jpeg'],
+    ['JPEG APP0 + HTML', Buffer.concat([fixture('sample.jpg').subarray(0, 20), html]), 'image/jpeg'],
+    ['JPEG cut before its frame header', fixture('sample.jpg').subarray(0, 100), 'image/jpeg'],
+    ['GIF header + HTML', Buffer.concat([Buffer.from('GIF89a'), html]), 'image/gif'],
+    ['WebP header + HTML', Buffer.concat([webp.subarray(0, 16), html]), 'image/webp'],
+    ['RIFF/WEBP + HTML', Buffer.concat([Buffer.from('RIFF\x00\x01\x00\x00WEBPVP8 ', 'latin1'), html]), 'image/webp']
+  ]
+  for (const [what, buf, type] of refused) {
+    assert.equal(sniffImageType(buf), type, `${what} does start like ${type}`)
+    const result = inspectImage(buf, type)
+    assert.equal(result.ok, false, what)
+    assert.match((result as { reason: string }).reason, /^The file is not a valid (PNG|JPEG|GIF|WebP) image/, what)
+  }
 })
