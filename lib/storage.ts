@@ -1,7 +1,7 @@
 // S3 access shared by the web process and the commands in bin/: one client from config.
 import {
-  S3Client, HeadBucketCommand, DeleteObjectCommand, HeadObjectCommand, GetObjectCommand,
-  ListObjectsCommand, DeleteObjectsCommand, PutObjectTaggingCommand, S3ServiceException
+  S3Client, HeadBucketCommand, DeleteObjectCommand, HeadObjectCommand, GetObjectCommand, CopyObjectCommand,
+  ListObjectsCommand, DeleteObjectsCommand, S3ServiceException
 } from '@aws-sdk/client-s3'
 import { type Config, keyPrefix } from './config.ts'
 
@@ -29,28 +29,46 @@ export function createStorage (config: Config) {
     async deleteObject (key: string, signal?: AbortSignal): Promise<void> {
       await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal })
     },
-    /** Size and type of an object, or null when there is no such key. */
+    /** Size, type and ETag of an object, or null when there is no such key. */
     async headObject (key: string, signal?: AbortSignal): Promise<ObjectHead | null> {
       try {
         const out = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal })
-        return { size: out.ContentLength ?? 0, contentType: out.ContentType ?? null }
+        return { size: out.ContentLength ?? 0, contentType: out.ContentType ?? null, etag: out.ETag ?? null }
       } catch (err) {
         if (isNotFound(err)) return null
         throw err
       }
     },
-    /** Bytes start..end (inclusive, like the HTTP Range header) of an object, or fewer if it is shorter. */
-    async getRange (key: string, start: number, end: number, signal?: AbortSignal): Promise<Buffer> {
-      const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${end}` }), { abortSignal: signal })
+    /**
+     * Bytes start..end (inclusive, like the HTTP Range header) of an object, or fewer if it is
+     * shorter. With `ifMatch`, S3 answers 412 (PreconditionFailed) when the object is no longer
+     * the one with that ETag (s3rver ignores If-Match on GET).
+     */
+    async getRange (key: string, start: number, end: number, { signal, ifMatch }: { signal?: AbortSignal, ifMatch?: string } = {}): Promise<Buffer> {
+      const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${end}`, IfMatch: ifMatch }), { abortSignal: signal })
       if (!out.Body) return Buffer.alloc(0)
       // A server that ignores Range answers 200 with the whole object (up to 5 GB): read only
       // what was asked for and drop the connection, never buffer the whole body
       return await readAtMost(out.Body as AsyncIterable<Uint8Array>, end - start + 1)
     },
-    /** Replaces the object's tag set (an empty set removes every tag). */
-    async putTags (key: string, tags: Record<string, string>, signal?: AbortSignal): Promise<void> {
-      const TagSet = Object.entries(tags).map(([Key, Value]) => ({ Key, Value }))
-      await client.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: key, Tagging: { TagSet } }), { abortSignal: signal })
+    /**
+     * Server-side copy of `source` to `target`, only while `source` still has ETag `ifMatch`
+     * (CopySourceIfMatch: S3 answers 412 otherwise). Metadata is replaced by exactly
+     * `contentType`, and the tag set by `tags` (TaggingDirective REPLACE), so the copy never
+     * inherits the source's tags. s3rver enforces neither the condition nor the tagging: it
+     * copies the bytes and the Content-Type, and leaves the copy untagged.
+     */
+    async copyObject (source: string, target: string, { ifMatch, contentType, tags, signal }: { ifMatch: string, contentType: string, tags: Record<string, string>, signal?: AbortSignal }): Promise<void> {
+      await client.send(new CopyObjectCommand({
+        Bucket: bucket,
+        Key: target,
+        CopySource: `${bucket}/${source.split('/').map(encodeURIComponent).join('/')}`,
+        CopySourceIfMatch: ifMatch,
+        MetadataDirective: 'REPLACE',
+        ContentType: contentType,
+        TaggingDirective: 'REPLACE',
+        Tagging: new URLSearchParams(tags).toString()
+      }), { abortSignal: signal })
     },
     /**
      * Every key under `keyPrefix` (pass a trailing slash to stay inside one folder), page by page.
@@ -86,7 +104,7 @@ export function createStorage (config: Config) {
   }
 }
 
-export interface ObjectHead { size: number, contentType: string | null }
+export interface ObjectHead { size: number, contentType: string | null, etag: string | null }
 
 /**
  * The first `limit` bytes of a stream; stops reading there and destroys the stream (ending
@@ -108,6 +126,11 @@ export async function readAtMost (body: AsyncIterable<Uint8Array> & { destroy?: 
     body.destroy?.()
   }
   return Buffer.concat(chunks, length)
+}
+
+/** True when S3 refused a conditional request because the object's ETag changed (HTTP 412). */
+export function isPreconditionFailed (err: unknown): boolean {
+  return err instanceof S3ServiceException && (err.name === 'PreconditionFailed' || err.$metadata.httpStatusCode === 412)
 }
 
 function isNotFound (err: unknown): boolean {

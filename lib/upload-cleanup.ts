@@ -1,9 +1,10 @@
 // Removes abandoned uploads: pending rows whose presigned POST expired (plus a grace period)
 // with their objects, and rejected rows after a day (their objects were deleted on rejection).
 // Run by bin/cleanup.ts on a schedule; the bucket's lifecycle rule on state=pending objects is
-// the backstop for anything this misses.
+// the backstop for anything this misses (an incoming object re-POSTed after completion, say).
 import type { Sql } from './db.ts'
 import type { Storage } from './storage.ts'
+import { incomingKey } from './uploads.ts'
 
 export interface CleanupOptions {
   /** Time after expires_at before a pending upload is abandoned (a completion may be in flight). */
@@ -45,9 +46,10 @@ export async function cleanupUploads (sql: Sql, storage: Storage, opts: CleanupO
               where status = 'rejected' and updated_at < now() - make_interval(secs => ${rejectedAfter})
               order by updated_at limit ${batchSize} for update skip locked`
         if (rows.length === 0) return []
-        // Rejected objects were deleted at rejection; deleting again is harmless and catches a
-        // rejection whose delete failed half-way
-        await storage.deleteMany(rows.map(r => r.key))
+        // Both keys of each upload: the incoming one the form writes (and can write again until
+        // it expires, even after a rejection) and the final one, which a completion that failed
+        // between its copy and its update may have left. Deleting a missing key is harmless.
+        await storage.deleteMany(rows.flatMap(r => [incomingKey(r.key), r.key]))
         await tx`delete from images where id = any(${rows.map(r => r.id)}::uuid[])`
         return [...rows]
       }) as Claimed[]

@@ -7,9 +7,9 @@ import createError from '@fastify/error'
 import { createPresignedPost, type PresignedPostOptions } from '@aws-sdk/s3-presigned-post'
 import { type Config, MB, maxUploadBytes } from './config.ts'
 import { type Sql, cancellable } from './db.ts'
-import type { Storage } from './storage.ts'
+import { type Storage, isPreconditionFailed } from './storage.ts'
 import { Errors } from './errors.ts'
-import { sniffImageType, dimensionsOf, type ImageType } from './magic.ts'
+import { sniffImageType, inspectImage, type Dimensions, type ImageType } from './magic.ts'
 
 export type { ImageType }
 
@@ -27,15 +27,29 @@ export function isAllowedType (type: string): type is ImageType {
 }
 
 /**
- * Objects are uploaded tagged state=pending; the bucket's lifecycle rule (infra/modules/image-bucket)
- * expires objects still carrying the tag, a backstop for the cleanup command. Completion replaces
- * the tag set, so a verified image never matches the rule.
+ * Uploads land tagged state=pending; the bucket's lifecycle rule (infra/modules/image-bucket)
+ * expires objects still carrying the tag, a backstop for the cleanup command. Completion copies
+ * the verified upload to its final key with the tag set replaced by state=ready, so an image
+ * never matches the rule.
  */
 export const PENDING_TAGGING = '<Tagging><TagSet><Tag><Key>state</Key><Value>pending</Value></Tag></TagSet></Tagging>'
 export const READY_TAGS = { state: 'ready' } as const
 
-/** Bytes read from the start of an object: magic numbers need 12, dimensions sit in the header. */
-export const HEADER_BYTES = 64 * 1024
+/**
+ * Bytes read from the start of an object: magic numbers need 12, PNG/GIF/WebP dimensions 30,
+ * a JPEG's frame header follows its metadata segments (see inspectImage in lib/magic.ts).
+ */
+export const HEADER_BYTES = 256 * 1024
+
+/**
+ * Where the presigned POST puts the bytes: `<prefix>/incoming/<uuid>.<ext>` for the final key
+ * `<prefix>/<uuid>.<ext>`. Nothing but a verified server-side copy ever writes a final key, so
+ * the form, reusable until it expires, can never replace an image after completion.
+ */
+export function incomingKey (key: string): string {
+  const slash = key.lastIndexOf('/')
+  return `${key.slice(0, slash + 1)}incoming/${key.slice(slash + 1)}`
+}
 
 /** Longest original filename kept (the column allows 255); it is a label, never part of a key. */
 export const FILENAME_MAX = 255
@@ -86,8 +100,9 @@ export function cleanFilename (filename: string | undefined): string | null {
 }
 
 /**
- * Creates the pending row and the presigned POST for it. The key is `<prefix>/<row id>.<ext>`:
+ * Creates the pending row and the presigned POST for it. The row's key is `<prefix>/<row id>.<ext>`:
  * random, and the extension comes from the allowlisted type, never from the client's filename.
+ * The POST goes to the incoming key derived from it (incomingKey), never to the key itself.
  */
 export async function createUpload (
   { sql, storage, config }: { sql: Sql, storage: Storage, config: Config },
@@ -96,6 +111,7 @@ export async function createUpload (
 ): Promise<PresignedUpload> {
   const id = randomUUID()
   const key = `${storage.prefix}/${id}.${ALLOWED_TYPES[contentType]}`
+  const uploadKey = incomingKey(key)
   const ttl = config.UPLOAD_URL_TTL_SECONDS
 
   // Every form field S3 receives is pinned by an exact condition (eq), none by starts-with:
@@ -103,14 +119,14 @@ export async function createUpload (
   // nor the length, which must be exactly what it declared (a browser knows File.size exactly).
   const conditions: NonNullable<PresignedPostOptions['Conditions']> = [
     { bucket: storage.bucket },
-    ['eq', '$key', key],
+    ['eq', '$key', uploadKey],
     ['eq', '$Content-Type', contentType],
     ['eq', '$tagging', PENDING_TAGGING],
     ['content-length-range', size, size]
   ]
   const post = await createPresignedPost(storage.client, {
     Bucket: storage.bucket,
-    Key: key,
+    Key: uploadKey,
     Conditions: conditions,
     Fields: { 'Content-Type': contentType, tagging: PENDING_TAGGING },
     Expires: ttl
@@ -140,9 +156,15 @@ export type CompletionResult =
 
 /**
  * Verifies the object of a pending upload and moves the row to ready or rejected, once.
- * Checks, in order: the object exists (else 409), its size is exactly the declared size and
- * within the limit, its stored Content-Type is the declared one, and its first bytes carry the
- * magic number of that type. Any mismatch deletes the object and rejects the row.
+ * Checks, in order: the uploaded (incoming) object exists (else 409), its size is exactly the
+ * declared size and within the limit, its stored Content-Type is the declared one, and its
+ * first bytes are an image of that type. Any mismatch deletes the object and rejects the row.
+ * A verified upload is copied server-side to the final key, which is the only key ever served.
+ *
+ * Every read after the HEAD is pinned to the ETag it saw (ranged GET with If-Match, copy with
+ * CopySourceIfMatch): if the form is POSTed again while we verify, S3 answers 412 and the
+ * client gets a 409 to retry, instead of us copying bytes we never checked. (s3rver ignores
+ * both conditions; real S3 and MinIO enforce them.)
  *
  * An upload completed after its expires_at is still accepted when the object exists: S3 checks
  * the policy's expiration when it receives the POST, so an existing object arrived in time.
@@ -160,8 +182,8 @@ export async function completeUpload (
   try {
     return await verify({ sql, storage, config }, row, subject, signal)
   } catch (err) {
-    // A concurrent completion may have settled the row and deleted a bad object while we were
-    // reading it (our HEAD says missing, or our ranged GET fails): its answer stands
+    // A concurrent completion may have settled the row and deleted the incoming object while
+    // we were reading it (our HEAD says missing, or a later read fails): its answer stands
     if (err instanceof Errors.Conflict || err instanceof Errors.StorageUnavailable) {
       const again = await findOwned(sql, id, subject)
       if (again.status !== 'pending') return { outcome: again.status, row: again }
@@ -175,37 +197,59 @@ async function verify (
   row: ImageRow, subject: string, signal?: AbortSignal
 ): Promise<CompletionResult> {
   const { id } = row
-  const head = await s3(() => storage.headObject(row.key, signal))
+  let source = incomingKey(row.key)
+  let head = await s3(() => storage.headObject(source, signal))
+  if (!head) {
+    // Settled meanwhile by a concurrent completion, which deletes the incoming object
+    const again = await findOwned(sql, id, subject)
+    if (again.status !== 'pending') return { outcome: again.status, row: again }
+    // Forms signed before uploads went to incoming keys POST to the final key; they expire
+    // within UPLOAD_URL_TTL_SECONDS of the deploy that introduced incoming keys, and no form
+    // signed since can write a final key, so this only ever finds such an upload
+    source = row.key
+    head = await s3(() => storage.headObject(source, signal))
+  }
   if (!head) throw new Errors.Conflict('The image has not been uploaded yet: POST the file to the upload URL first')
+  const etag = head.etag
+  if (etag === null) throw new Errors.StorageUnavailable()
 
   const declared = Number(row.declared_size)
   let reason: string | null = null
-  let dimensions: { width: number, height: number } | null = null
+  let dimensions: Dimensions | null = null
   if (head.size !== declared) reason = `The uploaded object is ${head.size} bytes but ${declared} were declared`
   else if (head.size > maxUploadBytes(config)) reason = `The uploaded object exceeds the upload limit of ${config.MAX_UPLOAD_SIZE_MB} MB`
   else if (head.contentType !== row.content_type) reason = `The uploaded object is stored as ${head.contentType ?? 'no type'} but ${row.content_type} was declared`
   else {
-    const header = await s3(() => storage.getRange(row.key, 0, Math.min(HEADER_BYTES, head.size) - 1, signal))
+    const header = await s3(() => storage.getRange(source, 0, Math.min(HEADER_BYTES, head.size) - 1, { signal, ifMatch: etag }))
     const actual = sniffImageType(header)
     if (actual !== row.content_type) reason = `The file content is ${actual ?? 'not an accepted image type'}, not ${row.content_type}`
-    else dimensions = dimensionsOf(header)
+    else {
+      const inspection = inspectImage(header, actual)
+      if (inspection.ok) dimensions = inspection.dimensions
+      else reason = inspection.reason
+    }
   }
 
   if (reason !== null) {
-    await s3(() => storage.deleteObject(row.key, signal))
+    await s3(() => storage.deleteObject(source, signal))
     const [rejected] = await sql<ImageRow[]>`
       update images set status = 'rejected', rejection_reason = ${reason}, updated_at = now()
       where id = ${id} and status = 'pending' returning *`
     return settle(sql, id, subject, rejected, 'rejected')
   }
 
-  // Drop the pending tag before the row says ready: an image must never be left to the
-  // lifecycle rule that expires abandoned uploads. Retrying after a failure here is safe.
-  await s3(() => storage.putTags(row.key, READY_TAGS, signal))
+  // The final object exists, tagged ready, before the row says ready. Retrying after a
+  // failure anywhere here is safe: the incoming object stays until the row is ready.
+  await s3(() => storage.copyObject(source, row.key, { ifMatch: etag, contentType: row.content_type, tags: READY_TAGS, signal }))
   const [ready] = await sql<ImageRow[]>`
     update images set status = 'ready', size = ${head.size}, width = ${dimensions?.width ?? null},
       height = ${dimensions?.height ?? null}, completed_at = now(), updated_at = now()
     where id = ${id} and status = 'pending' returning *`
+  if (ready && source !== row.key) {
+    // Best effort: a leftover incoming object is never served, keeps its state=pending tag
+    // and so expires by the bucket's lifecycle rule
+    await storage.deleteObject(source, signal).catch(() => {})
+  }
   return settle(sql, id, subject, ready, 'ready')
 }
 
@@ -224,11 +268,15 @@ async function findOwned (sql: Sql, id: string, subject: string): Promise<ImageR
   return row
 }
 
-/** S3 failures other than the expected ones are an outage to retry, not a 500. */
+/**
+ * A failed ETag condition means the object was replaced while we verified it: 409, complete
+ * again. Other S3 failures are an outage to retry, not a 500.
+ */
 async function s3<T> (fn: () => Promise<T>): Promise<T> {
   try {
     return await fn()
   } catch (err) {
+    if (isPreconditionFailed(err)) throw Object.assign(new Errors.Conflict('The uploaded file changed while it was being verified: complete the upload again'), { cause: err })
     throw Object.assign(new Errors.StorageUnavailable(), { cause: err })
   }
 }

@@ -4,6 +4,7 @@ import { deflateSync, crc32 } from 'node:zlib'
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { PutObjectCommand } from '@aws-sdk/client-s3'
 import type { App } from '../../app.ts'
 import { bearer } from './build.ts'
 
@@ -49,6 +50,21 @@ export function makeGif (): Buffer {
 }
 
 export interface Presigned { id: string, url: string, fields: Record<string, string>, expiresAt: string, maxSize: number }
+
+/** The key the image is served from once complete; the form's key is the incoming one beside it. */
+export function finalKey (upload: Presigned): string {
+  return upload.fields.key!.replace('/incoming/', '/')
+}
+
+/**
+ * s3rver deletes the keys of one DeleteObjects request concurrently, and each delete removes
+ * its folder once empty: two deletes racing for the last objects of a folder answer
+ * InternalError. An object that is never deleted keeps `<prefix>/incoming/` from emptying.
+ * (Real S3 has no folders; this is only for the local S3.)
+ */
+export async function pinIncomingFolder (app: App): Promise<void> {
+  await app.storage.client.send(new PutObjectCommand({ Bucket: app.storage.bucket, Key: `${app.storage.prefix}/incoming/.s3rver-keep`, Body: 'x' }))
+}
 
 export async function presign (app: App, token: string, body: Record<string, unknown>) {
   return await app.inject({ method: 'POST', url: '/api/v1/uploads', headers: bearer(token), payload: body })

@@ -7,7 +7,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3'
 import { build } from '../helpers/build.ts'
 import { testEnv } from '../helpers/services.ts'
 import { spawnNode } from '../helpers/spawn.ts'
-import { makePng, upload, complete, presign, type Presigned } from '../helpers/uploads.ts'
+import { makePng, upload, complete, presign, postToBucket, finalKey, pinIncomingFolder, type Presigned } from '../helpers/uploads.ts'
 import { cleanupUploads, deletePrefix, deletePrefixRefusal } from '../../lib/upload-cleanup.ts'
 import { createSql } from '../../lib/db.ts'
 import { createStorage } from '../../lib/storage.ts'
@@ -21,6 +21,7 @@ const age = async (app: App, id: string, minutes: number) => {
 test('cleanup removes expired pending uploads and their objects, and keeps ready and fresh ones', async (t) => {
   const { app, services } = await build(t)
   const token = services.issuer.token({ permissions: ['write:gallery'], sub: 'auth0|cleanup' })
+  await pinIncomingFolder(app)
 
   // Abandoned: uploaded but never completed, expired 20 min ago (past the 15 min grace)
   const abandoned = await upload(app, token, makePng(6, 6), 'image/png')
@@ -39,6 +40,8 @@ test('cleanup removes expired pending uploads and their objects, and keeps ready
   const html = await upload(app, token, Buffer.from('<html></html>'), 'image/png')
   assert.equal((await complete(app, token, html.id)).statusCode, 422)
   await app.sql`update images set updated_at = now() - interval '2 days' where id = ${html.id}`
+  // ... and its form POSTed again after the rejection: that object goes with the row
+  assert.equal((await postToBucket(html, makePng(2, 2), { type: 'image/png' })).status, 204)
   // Rejected just now: kept, so the client can still read why
   const recent = await upload(app, token, Buffer.from('<html></html>'), 'image/png')
   assert.equal((await complete(app, token, recent.id)).statusCode, 422)
@@ -55,8 +58,9 @@ test('cleanup removes expired pending uploads and their objects, and keeps ready
   assert.equal(await exists(app, inGrace.id), true)
   assert.ok(await app.storage.headObject(inGrace.fields.key!))
   assert.equal(await exists(app, ready.id), true)
-  assert.ok(await app.storage.headObject(ready.fields.key!), 'a ready image keeps its object')
+  assert.ok(await app.storage.headObject(finalKey(ready)), 'a ready image keeps its object')
   assert.equal(await exists(app, html.id), false)
+  assert.equal(await app.storage.headObject(html.fields.key!), null, 'the object re-POSTed after the rejection is deleted')
   assert.equal(await exists(app, recent.id), true)
 
   // A completion after cleanup finds nothing to complete
@@ -68,6 +72,7 @@ test('cleanup removes expired pending uploads and their objects, and keeps ready
 test('two cleanups at once remove each abandoned upload exactly once', async (t) => {
   const { app, services } = await build(t)
   const token = services.issuer.token({ permissions: ['write:gallery'], sub: 'auth0|parallel' })
+  await pinIncomingFolder(app)
   const ids: string[] = []
   for (let i = 0; i < 24; i++) {
     const p = await upload(app, token, makePng(2, 2), 'image/png')
@@ -88,6 +93,7 @@ test('two cleanups at once remove each abandoned upload exactly once', async (t)
 test('cleanup skips a row another transaction holds (SKIP LOCKED) instead of waiting for it, and removes it on the next run', async (t) => {
   const { app, services } = await build(t)
   const token = services.issuer.token({ permissions: ['write:gallery'], sub: 'auth0|locked' })
+  await pinIncomingFolder(app)
   const uploads: Presigned[] = []
   for (let i = 0; i < 3; i++) uploads.push(await upload(app, token, makePng(2, 2), 'image/png'))
   const ids = uploads.map(u => u.id)

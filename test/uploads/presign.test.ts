@@ -42,10 +42,12 @@ test('the presigned policy pins bucket, key, type, length and expiry, and its si
   for (const v of exact(policy, 'bucket')) assert.equal(v, services.s3.bucket)
   assert.ok(body.url.endsWith(`/${services.s3.bucket}`), body.url)
 
-  // Exact server-generated key: <prefix>/<uuid>.png, the filename nowhere in it
+  // Exact server-generated key: <prefix>/incoming/<uuid>.png, the filename nowhere in it. The
+  // form never names the key the image is served from (<prefix>/<uuid>.png): only completion
+  // writes that, by copying a verified upload, so the form cannot replace an image
   const key = body.fields.key!
-  assert.match(key, /^images\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.png$/)
-  assert.equal(key, `images/${body.id}.png`)
+  assert.match(key, /^images\/incoming\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.png$/)
+  assert.equal(key, `images/incoming/${body.id}.png`)
   assert.ok(exact(policy, 'key').length >= 1)
   for (const v of exact(policy, 'key')) assert.equal(v, key)
 
@@ -101,7 +103,7 @@ test('the presigned policy pins bucket, key, type, length and expiry, and its si
   // The pending row: declared size, the filename as a label only (path stripped)
   const [row] = await app.sql<{ status: string, key: string, declared_size: string, original_filename: string, uploaded_by: string }[]>`select * from images where id = ${body.id}`
   assert.equal(row!.status, 'pending')
-  assert.equal(row!.key, key)
+  assert.equal(row!.key, `images/${body.id}.png`)
   assert.equal(Number(row!.declared_size), size)
   assert.equal(row!.original_filename, 'passwd.svg')
   assert.equal(row!.uploaded_by, 'auth0|policy')

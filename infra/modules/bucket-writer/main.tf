@@ -11,8 +11,11 @@ data "aws_iam_policy_document" "this" {
   statement {
     sid    = "ImagesUnderPrefix"
     effect = "Allow"
-    # PutObjectTagging: uploads carry state=pending (POST policy) and completion re-tags
-    # them state=ready; GetObject also covers HeadObject and presigned GETs.
+    # <prefix>/* covers both keys of an upload: the presigned POST writes
+    # <prefix>/incoming/<uuid>.<ext>, and completion copies it (CopyObject: GetObject on the
+    # source, PutObject on the target) to <prefix>/<uuid>.<ext>, then deletes the incoming one.
+    # PutObjectTagging: the POST's tagging field (state=pending) and the copy's replaced tag set
+    # (state=ready) both need it. GetObject also covers HeadObject and presigned GETs.
     actions = [
       "s3:PutObject",
       "s3:PutObjectTagging",

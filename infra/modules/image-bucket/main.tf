@@ -61,11 +61,13 @@ resource "aws_s3_bucket_cors_configuration" "this" {
 resource "aws_s3_bucket_lifecycle_configuration" "this" {
   bucket = aws_s3_bucket.this.id
 
-  # Abandoned uploads. The cleanup command (Heroku Scheduler, every 10 minutes) is the
-  # primary mechanism; this rule is the backstop for objects whose row is already gone.
-  # Objects are uploaded tagged state=pending (the `tagging` field is fixed by the POST
-  # policy, lib/uploads.ts) and completion re-tags them state=ready, so only uploads that
-  # were never completed match.
+  # Abandoned and stray uploads. The cleanup command (Heroku Scheduler, every 10 minutes)
+  # is the primary mechanism; this rule is the backstop for objects whose row is already
+  # gone, and for an incoming object the still-valid form wrote again after completion.
+  # Uploads land under <prefix>/incoming/ tagged state=pending (the `tagging` field is fixed
+  # by the POST policy, lib/uploads.ts); completion copies them to their final key with the
+  # tag set replaced by state=ready, so a served image never matches. A tag filter, not a
+  # prefix one: lifecycle prefixes start at the bucket root, and each app has its own prefix.
   rule {
     id     = "expire-abandoned-pending-uploads"
     status = "Enabled"

@@ -1,5 +1,6 @@
-// POST /api/v1/uploads/:id/complete: after the client's POST to S3, verify the object (size,
-// stored type, magic number) and make the image ready, or delete it and reject it. Idempotent.
+// POST /api/v1/uploads/:id/complete: after the client's POST to S3, verify the uploaded object
+// (size, stored type, magic number, header) and copy it to the image's key, or delete it and
+// reject it. Idempotent.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { ErrorSchema, ImageSchema } from '../../../../lib/schemas.ts'
@@ -20,7 +21,7 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['uploads'],
       summary: 'Finish an upload: verify the object in S3 and make the image ready',
       description: 'Only the subject that started the upload may complete it (anyone else gets 404). ' +
-        '409 until the object is in S3; 422 (with the reason) when it is not the declared image, in which case the object is deleted. ' +
+        '409 until the object is in S3 (or when it was replaced while being verified); 422 (with the reason) when it is not the declared image, in which case the object is deleted. ' +
         'Calling it again answers the same result.',
       security: [{ bearerAuth: [] }],
       params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
