@@ -170,6 +170,7 @@ dyno_env=(
   "PORT=$port"
   "WEB_CONCURRENCY=${SLUG_TEST_WEB_CONCURRENCY:-2}"
   "HEROKU_APP_NAME=slug-test-pr-1"
+  "HEROKU_PR_NUMBER=1"
 )
 while IFS= read -r line; do
   [[ "$line" =~ ^[A-Z][A-Z0-9_]*= ]] || continue
