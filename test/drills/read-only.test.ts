@@ -4,6 +4,7 @@
 // @see https://devcenter.heroku.com/articles/heroku-postgres-plans#row-limits
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import postgres from 'postgres'
 import { drillSetup, startBuilt, send, bearer, writerToken, type Outcome } from '../helpers/drill.ts'
 import type { ServerProcess } from '../helpers/spawn-server.ts'
 import type { TestServices } from '../helpers/services.ts'
@@ -60,10 +61,16 @@ test('privileges revoked from the app role: writes 503, reads 200', { timeout: 9
 
 test('database in read-only transactions: writes 503, reads 200', { timeout: 90_000 }, async (t) => {
   const { services, admin, database } = await drillSetup(t)
-  await admin.unsafe(`alter database "${database}" set default_transaction_read_only = on`)
-  t.after(async () => { await admin.unsafe(`alter database "${database}" reset default_transaction_read_only`) })
+  const id = (await admin<{ id: string }[]>`select id from collections where slug = 'drill-1'`)[0]?.id
+  await admin.end({ timeout: 5 })
+  // ALTER DATABASE from a session on another database: sessions on this one turn read-only
+  const server0 = postgres(services.adminUrl, { max: 1, onnotice: () => {} })
+  t.after(async () => {
+    await server0.unsafe(`alter database "${database}" reset default_transaction_read_only`)
+    await server0.end({ timeout: 5 })
+  })
+  await server0.unsafe(`alter database "${database}" set default_transaction_read_only = on`)
   // New sessions pick the setting up: the app connects after it is set
   const server = await startBuilt(t)
-  const id = (await admin<{ id: string }[]>`select id from collections where slug = 'drill-1'`)[0]?.id
   assertReadOnlyBehaviour(server, await writesAndReads(server, services, id!))
 })
