@@ -22,6 +22,8 @@ const argv = process.argv.slice(2)
 const QUICK = argv.includes('--quick')
 const SKIP_BUILD = argv.includes('--skip-build')
 const PROFILE = argv.includes('--cpu-prof')
+// --cpu-prof: the API's profile lands here when it exits; summarise with node bench/profile.ts <file>
+const PROFILE_DIR = join(tmpdir(), 'gallery-bench-profiles')
 
 const P = QUICK
   ? { warmup: 1, duration: 3, rounds: 1, sustained: 12, window: 3, connections: 50, bootRuns: 3, images: 10_000, small: 1_000, large: 100_000, subjects: 300 }
@@ -248,7 +250,7 @@ async function main (): Promise<void> {
 
     const apiEnv: Env = { ...services.env, DATABASE_URL: db10k, LOG_LEVEL: 'info', RATE_LIMIT_ENABLED: 'false', ENVIRONMENT: 'development' }
     const hello = await spawnTracked(() => spawnServer({ script: join(ROOT, 'bench/hello.ts'), env: {}, cpus: SERVER_CPU }))
-    const api = await spawnTracked(() => startApi(apiEnv, logFile, PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench/results/profiles')}`] : []))
+    const api = await spawnTracked(() => startApi(apiEnv, logFile, PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []))
 
     const openapi = (await getJson(`${api.url}/openapi.json`)).body as OpenApi
     const paths = new Set(Object.keys(openapi.paths ?? {}))
