@@ -93,6 +93,9 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   const problems: string[] = []
   if (config.ENVIRONMENT === 'production' && config.CORS_ALLOWED_ORIGINS.trim() === '*') problems.push('CORS_ALLOWED_ORIGINS must list origins in production, not *')
   if (config.ENVIRONMENT !== 'development' && config.AUTH0_ISSUER_URL?.startsWith('http://') === true) problems.push('AUTH0_ISSUER_URL must be https outside development')
+  // Postgres must end a slow query before its request gives up, or the query outlives the
+  // 503 and keeps holding a connection (a cached public fill has no request to cancel it)
+  if (config.DATABASE_STATEMENT_TIMEOUT_MS >= config.REQUEST_TIMEOUT_MS) problems.push('DATABASE_STATEMENT_TIMEOUT_MS must be below REQUEST_TIMEOUT_MS')
   if (problems.length > 0) throw new ConfigError(problems)
   return config
 }

@@ -19,6 +19,9 @@ export function createSql (config: Config, opts: SqlOptions = {}) {
     // Idle connections are released so a quiet dyno does not hold plan slots
     idle_timeout: 30,
     max_lifetime: 60 * 30,
+    // postgres.js' default reconnect backoff grows to 20 s (shared by the pool), so after
+    // Postgres comes back requests kept failing for many seconds; retry quickly, capped at 1 s
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
     // fetch_types stays on: with it off, postgres.js 3.4 never resolves sql.reserve()
     onnotice: () => {},
     connection: {

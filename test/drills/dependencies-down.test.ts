@@ -22,7 +22,7 @@ async function readinessFails (url: string, check: 'jwks' | 's3'): Promise<boole
 for (const mode of ['hang', 'down'] as const) {
   test(`JWKS ${mode}: readiness reports it, cached keys and public routes keep working`, { timeout: 90_000 }, async (t) => {
     const { services } = await drillSetup(t)
-    const server = await startBuilt(t, { JWKS_TIMEOUT_MS: String(JWKS_TIMEOUT_MS), REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS) })
+    const server = await startBuilt(t, { JWKS_TIMEOUT_MS: String(JWKS_TIMEOUT_MS), REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS), DATABASE_STATEMENT_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS - 1000) })
     const token = writerToken(services)
     assert.equal((await send(`${server.url}/api/v1/me`, { headers: bearer(token) })).status, 200, 'key fetched while the issuer is up')
     services.issuer.mode = mode
@@ -56,7 +56,7 @@ for (const mode of ['down', 'hang'] as const) {
       await new Promise<void>(resolve => blackhole.listen(port, '127.0.0.1', () => resolve()))
       t.after(() => { for (const s of sockets) s.destroy(); blackhole.close() })
     }
-    const server = await startBuilt(t, { S3_ENDPOINT: `http://127.0.0.1:${port}`, REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS) })
+    const server = await startBuilt(t, { S3_ENDPOINT: `http://127.0.0.1:${port}`, REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS), DATABASE_STATEMENT_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS - 1000) })
     assert.ok(await readinessFails(server.url, 's3'), 'readiness reports s3 fail')
     const token = writerToken(services)
     for (const [label, o] of [

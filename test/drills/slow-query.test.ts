@@ -1,7 +1,8 @@
 // Drill: a query slower than the request budget (the images table held by an ACCESS
 // EXCLUSIVE lock from another session). The request answers 503/504 within the budget and
-// the waiting query is gone from pg_stat_activity afterwards: killed by statement_timeout, or
-// cancelled when the request times out if statement_timeout is the longer of the two.
+// the waiting query is gone from pg_stat_activity afterwards: killed by statement_timeout,
+// which lib/config.ts requires to be below the request timeout (a cached public fill has no
+// request of its own to cancel it).
 // @see https://devcenter.heroku.com/articles/request-timeout
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -10,7 +11,7 @@ import { until } from '../helpers/spawn-server.ts'
 
 const cases = [
   { name: 'statement_timeout below the request timeout', statementMs: 1500, requestMs: 4000 },
-  { name: 'request timeout below statement_timeout (the query must be cancelled)', statementMs: 20_000, requestMs: 2000 }
+  { name: 'statement_timeout just below the request timeout', statementMs: 1900, requestMs: 2000 }
 ]
 
 for (const c of cases) {

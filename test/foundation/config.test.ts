@@ -50,6 +50,11 @@ test('every problem is listed at once, without echoing any value', () => {
   })
 })
 
+test('a statement timeout at or above the request timeout is refused', () => {
+  assert.throws(() => loadConfig({ ...VALID, DATABASE_STATEMENT_TIMEOUT_MS: '10000', REQUEST_TIMEOUT_MS: '10000' }), /DATABASE_STATEMENT_TIMEOUT_MS must be below REQUEST_TIMEOUT_MS/)
+  assert.equal(loadConfig({ ...VALID, DATABASE_STATEMENT_TIMEOUT_MS: '3000', REQUEST_TIMEOUT_MS: '4000' }).DATABASE_STATEMENT_TIMEOUT_MS, 3000)
+})
+
 test('production refuses a wildcard CORS origin and a plain-http issuer', () => {
   assert.throws(() => loadConfig({ ...VALID, CORS_ALLOWED_ORIGINS: '*' }), /CORS_ALLOWED_ORIGINS/)
   assert.throws(() => loadConfig({ ...VALID, AUTH0_ISSUER_URL: 'http://evil.example/' }), /AUTH0_ISSUER_URL must be https/)

@@ -69,7 +69,7 @@ test('a handler that never returns does not block exit past the grace period', a
   const port = await freePort()
   // The request waits on a lock longer than the grace period; statement/request timeouts are
   // raised so only the shutdown grace can end it
-  const env = await testEnv({ PORT: String(port), LOG_LEVEL: 'warn', SHUTDOWN_TIMEOUT_MS: '2000', REQUEST_TIMEOUT_MS: '25000', DATABASE_STATEMENT_TIMEOUT_MS: '60000' })
+  const env = await testEnv({ PORT: String(port), LOG_LEVEL: 'warn', SHUTDOWN_TIMEOUT_MS: '2000', REQUEST_TIMEOUT_MS: '25000', DATABASE_STATEMENT_TIMEOUT_MS: '24000' })
   const server = spawnNode([SERVER], env)
   const admin = postgres(services.databaseUrl, { max: 1, onnotice: () => {} })
   const locker = await admin.reserve()
