@@ -6,7 +6,7 @@
 // a sustained run, p99 at 1k vs 100k images and boot-to-listen time; writes bench/results/.
 import { spawn } from 'node:child_process'
 import { mkdtemp, mkdir, rm, writeFile, chmod } from 'node:fs/promises'
-import { openSync, closeSync } from 'node:fs'
+import { openSync, closeSync, readFileSync } from 'node:fs'
 import { tmpdir, cpus, totalmem, hostname } from 'node:os'
 import { join } from 'node:path'
 import { startServices, createDatabase, type Services } from '../dev/services.ts'
@@ -187,7 +187,14 @@ async function prepareDatabase (services: Services, name: string, images: number
   return url
 }
 
-async function startApi (env: Env, logFile: string, nodeArgs: string[] = []): Promise<ServerProcess> {
+/** Node flags of the Procfile's web line (`web: node <flags> dist/server.js`), so the bench runs what Heroku runs. */
+function procfileNodeArgs (): string[] {
+  const web = readFileSync(join(ROOT, 'Procfile'), 'utf8').split('\n').find(l => l.startsWith('web:')) ?? ''
+  const words = web.slice(4).trim().split(/\s+/)
+  return words[0] === 'node' ? words.slice(1, -1) : []
+}
+
+async function startApi (env: Env, logFile: string, nodeArgs: string[] = procfileNodeArgs()): Promise<ServerProcess> {
   const fd = openSync(logFile, 'a')
   try {
     return await spawnServer({ env, cpus: SERVER_CPU, stdout: fd, nodeArgs })
