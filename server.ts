@@ -5,20 +5,8 @@
 // @see https://devcenter.heroku.com/articles/dyno-shutdown-behavior
 import cluster from 'node:cluster'
 import closeWithGrace from 'close-with-grace'
-import { loadConfig, ConfigError, type Config } from './lib/config.ts'
+import { loadConfigOrReport, type Config } from './lib/config.ts'
 import { buildApp } from './app.ts'
-
-function readConfig (): Config {
-  try {
-    return loadConfig()
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message)
-      process.exit(2)
-    }
-    throw err
-  }
-}
 
 async function startWorker (config: Config): Promise<void> {
   const app = await buildApp(config)
@@ -64,6 +52,6 @@ function startPrimary (config: Config): void {
   process.on('SIGINT', stop)
 }
 
-const config = readConfig()
+const config = loadConfigOrReport() ?? process.exit(2)
 if (config.WEB_CONCURRENCY > 1 && cluster.isPrimary) startPrimary(config)
 else await startWorker(config)

@@ -1,19 +1,14 @@
 // `npm run cleanup` (Heroku Scheduler: `node dist/bin/cleanup.js`, every 10 minutes): removes
 // abandoned pending uploads past expiry plus grace, with their S3 objects, and old rejected
 // rows. Safe to run twice at once. Prints what it did; exits non-zero on any failure.
-import { loadConfig, ConfigError } from '../lib/config.ts'
+import { loadConfigOrReport } from '../lib/config.ts'
 import { createSql } from '../lib/db.ts'
 import { createStorage } from '../lib/storage.ts'
 import { cleanupUploads } from '../lib/upload-cleanup.ts'
 
 async function main (): Promise<number> {
-  let config
-  try {
-    config = loadConfig()
-  } catch (err) {
-    if (err instanceof ConfigError) { console.error(err.message); return 2 }
-    throw err
-  }
+  const config = loadConfigOrReport()
+  if (!config) return 2
   const sql = createSql(config, { max: 1, applicationName: 'gallery-api-cleanup', connectTimeoutSeconds: 10 })
   const storage = createStorage(config)
   try {

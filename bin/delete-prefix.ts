@@ -2,18 +2,13 @@
 // under this app's key prefix (S3_KEY_PREFIX, or one derived from HEROKU_APP_NAME) in the shared
 // staging bucket. Refuses in production, and anywhere but a review app (HEROKU_PR_NUMBER, which
 // Heroku sets in review apps only) or for the default prefix "images" unless given --force.
-import { loadConfig, ConfigError, keyPrefix } from '../lib/config.ts'
+import { loadConfigOrReport, keyPrefix } from '../lib/config.ts'
 import { createStorage } from '../lib/storage.ts'
 import { deletePrefix, deletePrefixRefusal } from '../lib/upload-cleanup.ts'
 
 async function main (): Promise<number> {
-  let config
-  try {
-    config = loadConfig()
-  } catch (err) {
-    if (err instanceof ConfigError) { console.error(err.message); return 2 }
-    throw err
-  }
+  const config = loadConfigOrReport()
+  if (!config) return 2
   const prefix = keyPrefix(config)
   // Not part of lib/config.ts: only this command reads it
   const refusal = deletePrefixRefusal({

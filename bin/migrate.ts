@@ -1,6 +1,6 @@
 // Procfile `release:` command: apply pending migrations, exit non-zero on any failure so
 // Heroku does not deploy the release. Short connect timeout: a release must fail fast.
-import { loadConfig, ConfigError } from '../lib/config.ts'
+import { loadConfigOrReport } from '../lib/config.ts'
 import { createSql } from '../lib/db.ts'
 import { migrate } from '../lib/migrate.ts'
 import { parseArgs } from 'node:util'
@@ -8,13 +8,8 @@ import { parseArgs } from 'node:util'
 async function main (): Promise<number> {
   // --dir exists for tests of failing migrations; Heroku runs the command without arguments
   const { values } = parseArgs({ options: { dir: { type: 'string' } } })
-  let config
-  try {
-    config = loadConfig()
-  } catch (err) {
-    if (err instanceof ConfigError) { console.error(err.message); return 2 }
-    throw err
-  }
+  const config = loadConfigOrReport()
+  if (!config) return 2
   // Migrations may legitimately run long (1 h release limit): no statement timeout here
   const sql = createSql(config, { max: 1, applicationName: 'gallery-api-release', connectTimeoutSeconds: 10, statementTimeoutMs: 0 })
   try {

@@ -4,7 +4,7 @@
 import { deflateSync } from 'node:zlib'
 import { randomUUID } from 'node:crypto'
 import { PutObjectCommand } from '@aws-sdk/client-s3'
-import { loadConfig, ConfigError } from '../lib/config.ts'
+import { loadConfigOrReport } from '../lib/config.ts'
 import { createSql } from '../lib/db.ts'
 import { createStorage } from '../lib/storage.ts'
 import { notifyChanged } from '../lib/public-cache.ts'
@@ -49,11 +49,8 @@ const DEMO = [
 ] as const
 
 async function main (): Promise<number> {
-  let config
-  try { config = loadConfig() } catch (err) {
-    if (err instanceof ConfigError) { console.error(err.message); return 2 }
-    throw err
-  }
+  const config = loadConfigOrReport()
+  if (!config) return 2
   if (config.ENVIRONMENT === 'production') { console.error('seed: refusing to add demo content in production'); return 1 }
   const sql = createSql(config, { max: 1, applicationName: 'gallery-api-seed' })
   const storage = createStorage(config)

@@ -100,6 +100,16 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   return config
 }
 
+/** For the server and commands: the config, or null after printing every problem (exit 2). */
+export function loadConfigOrReport (env: Record<string, string | undefined> = process.env): Config | null {
+  try {
+    return loadConfig(env)
+  } catch (err) {
+    if (err instanceof ConfigError) { console.error(err.message); return null }
+    throw err
+  }
+}
+
 /** Values derived from the configuration, computed once. */
 export function issuerOf (config: Config): string {
   const url = config.AUTH0_ISSUER_URL ?? `https://${config.AUTH0_DOMAIN}/`
