@@ -257,7 +257,7 @@ async function main (): Promise<void> {
 
     const apiEnv: Env = { ...services.env, DATABASE_URL: db10k, LOG_LEVEL: 'info', RATE_LIMIT_ENABLED: 'false', ENVIRONMENT: 'development' }
     const hello = await spawnTracked(() => spawnServer({ script: join(ROOT, 'bench/hello.ts'), env: {}, cpus: SERVER_CPU }))
-    const api = await spawnTracked(() => startApi(apiEnv, logFile, PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []))
+    const api = await spawnTracked(() => startApi(apiEnv, logFile, PROFILE ? [...procfileNodeArgs(), '--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : procfileNodeArgs()))
 
     const openapi = (await getJson(`${api.url}/openapi.json`)).body as OpenApi
     const paths = new Set(Object.keys(openapi.paths ?? {}))

@@ -4,7 +4,9 @@
 import fp from 'fastify-plugin'
 
 export default fp(async (fastify) => {
-  fastify.addHook('onRequest', async (request, reply) => {
+  // Callback style: this runs on every request, and an async hook costs a promise each time
+  fastify.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
+    done()
   })
 }, { name: 'request-id' })
