@@ -15,6 +15,7 @@ async function captureLogs () {
   const lines: Record<string, unknown>[] = []
   const stream = new Writable({ write (chunk: Buffer, _enc, cb) { for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l)); cb() } })
   const options = loggerOptions(await testConfig({ LOG_LEVEL: 'info' })) as Record<string, unknown>
+  // The app's level and redaction, this stream instead of stdout
   return { lines, logger: { ...options, stream } }
 }
 
@@ -53,7 +54,7 @@ test('the Authorization header never reaches the logs', async (t) => {
       a.get('/test/hdr', async (request) => {
         // What a careless handler might log
         request.log.info({ headers: request.headers }, 'raw headers')
-        request.log.info({ incoming: { headers: request.headers } }, 'nested headers')
+        request.log.info({ req: { headers: request.headers } }, 'nested headers')
         return {}
       })
     }
