@@ -28,12 +28,13 @@ export function loggerOptions (config: Config): FastifyServerOptions['logger'] {
       paths: ['headers.authorization', 'headers.cookie', 'headers["set-cookie"]', 'req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
       censor: '[redacted]'
     },
-    // Buffered stdout (4 KB) instead of one write per line; flushed on close and exit
+    // Asynchronous stdout: lines that arrive while a write is in flight go out together in the
+    // next write (batching under load), and a quiet dyno still logs at once. Flushed on exit.
     stream: logStream
   }
 }
 
-const logStream = pino.destination({ dest: 1, sync: false, minLength: 4096 })
+const logStream = pino.destination({ dest: 1, sync: false })
 process.once('exit', () => { try { logStream.flushSync() } catch {} })
 
 // One log line per request, at completion (method, url, status, time, request id), instead of

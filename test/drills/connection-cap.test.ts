@@ -7,7 +7,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { drillSetup, startBuilt, hammer, summary, bearer, writerToken } from '../helpers/drill.ts'
+import { drillSetup, appRole, startBuilt, hammer, summary, bearer, writerToken } from '../helpers/drill.ts'
 import { MIGRATE_JS, ROOT, type ServerProcess } from '../helpers/spawn-server.ts'
 import { testEnv } from '../helpers/services.ts'
 
@@ -16,23 +16,12 @@ const LIMIT = 20
 
 for (const processes of [2, 4]) {
   test(`connection cap ${LIMIT}: ${processes} app processes + release command under load`, { timeout: 120_000 }, async (t) => {
-    const { services, admin, database } = await drillSetup(t)
+    const drill = await drillSetup(t)
+    const { services, admin } = drill
     const role = `capped_${processes}`
-    await admin.unsafe(`drop role if exists ${role}`).catch(() => {})
-    await admin.unsafe(`create role ${role} login password 'capped' connection limit ${LIMIT}`)
-    await admin.unsafe(`grant connect on database "${database}" to ${role}`)
-    await admin.unsafe(`grant usage, create on schema public to ${role}`)
-    await admin.unsafe(`grant select, insert, update, delete on all tables in schema public to ${role}`)
-    t.after(async () => {
-      await admin.unsafe(`select pg_terminate_backend(pid) from pg_stat_activity where usename = '${role}'`).catch(() => {})
-      await admin.unsafe(`drop owned by ${role}`).catch(() => {})
-      await admin.unsafe(`drop role if exists ${role}`).catch(() => {})
-    })
-    const url = new URL(services.databaseUrl)
-    url.username = role
-    url.password = 'capped'
+    const url = await appRole(t, drill, role, { password: 'capped', connectionLimit: LIMIT, createOnSchema: true })
     const servers: ServerProcess[] = []
-    for (let i = 0; i < processes; i++) servers.push(await startBuilt(t, { DATABASE_URL: url.toString() }))
+    for (let i = 0; i < processes; i++) servers.push(await startBuilt(t, { DATABASE_URL: url }))
     const tokens = Array.from({ length: 200 }, () => writerToken(services))
 
     let peak = 0

@@ -5,7 +5,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import postgres from 'postgres'
-import { drillSetup, startBuilt, send, bearer, writerToken, type Outcome } from '../helpers/drill.ts'
+import { drillSetup, appRole, startBuilt, send, bearer, writerToken, type Outcome } from '../helpers/drill.ts'
 import type { ServerProcess } from '../helpers/spawn-server.ts'
 import type { TestServices } from '../helpers/services.ts'
 
@@ -35,22 +35,11 @@ function assertReadOnlyBehaviour (server: ServerProcess, { writes, reads }: { wr
 }
 
 test('privileges revoked from the app role: writes 503, reads 200', { timeout: 90_000 }, async (t) => {
-  const { services, admin, database } = await drillSetup(t)
+  const drill = await drillSetup(t)
+  const { services, admin } = drill
   const role = 'gallery_app_ro_drill'
-  await admin.unsafe(`drop role if exists ${role}`).catch(() => {})
-  await admin.unsafe(`create role ${role} login password 'drill'`)
-  await admin.unsafe(`grant connect on database "${database}" to ${role}`)
-  await admin.unsafe(`grant usage on schema public to ${role}`)
-  await admin.unsafe(`grant select, insert, update, delete on all tables in schema public to ${role}`)
-  t.after(async () => {
-    await admin.unsafe(`select pg_terminate_backend(pid) from pg_stat_activity where usename = '${role}'`).catch(() => {})
-    await admin.unsafe(`drop owned by ${role}`).catch(() => {})
-    await admin.unsafe(`drop role if exists ${role}`).catch(() => {})
-  })
-  const url = new URL(services.databaseUrl)
-  url.username = role
-  url.password = 'drill'
-  const server = await startBuilt(t, { DATABASE_URL: url.toString() })
+  const url = await appRole(t, drill, role)
+  const server = await startBuilt(t, { DATABASE_URL: url })
   const id = (await admin<{ id: string }[]>`select id from collections where slug = 'drill-1'`)[0]?.id
   const before = await writesAndReads(server, services, id!)
   assert.deepEqual(before.writes.map(o => o.status), [201, 201, 200], `writes before revoke: ${JSON.stringify(before.writes.map(o => o.body))}`)

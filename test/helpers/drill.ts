@@ -22,6 +22,27 @@ export async function drillSetup (t: TestContext | { after: (fn: () => unknown) 
   return { services, admin, database: new URL(services.databaseUrl).pathname.slice(1) }
 }
 
+/**
+ * A login role for the app with table privileges (and optionally a connection limit), dropped
+ * after the test with its sessions; returns the DATABASE_URL that logs in as it.
+ */
+export async function appRole (t: TestContext | { after: (fn: () => unknown) => void }, { admin, services, database }: Drill, role: string, { password = 'drill', connectionLimit, createOnSchema = false }: { password?: string, connectionLimit?: number, createOnSchema?: boolean } = {}): Promise<string> {
+  await admin.unsafe(`drop role if exists ${role}`).catch(() => {})
+  await admin.unsafe(`create role ${role} login password '${password}'${connectionLimit === undefined ? '' : ` connection limit ${connectionLimit}`}`)
+  await admin.unsafe(`grant connect on database "${database}" to ${role}`)
+  await admin.unsafe(`grant usage${createOnSchema ? ', create' : ''} on schema public to ${role}`)
+  await admin.unsafe(`grant select, insert, update, delete on all tables in schema public to ${role}`)
+  t.after(async () => {
+    await admin.unsafe(`select pg_terminate_backend(pid) from pg_stat_activity where usename = '${role}'`).catch(() => {})
+    await admin.unsafe(`drop owned by ${role}`).catch(() => {})
+    await admin.unsafe(`drop role if exists ${role}`).catch(() => {})
+  })
+  const url = new URL(services.databaseUrl)
+  url.username = role
+  url.password = password
+  return url.toString()
+}
+
 /** The built server with the test services' environment (quiet logs, no IP rate limit) plus overrides. */
 export async function startBuilt (t: TestContext | { after: (fn: () => unknown) => void }, overrides: Record<string, string> = {}): Promise<ServerProcess> {
   const env = await testEnv({ LOG_LEVEL: 'warn', ...overrides })
