@@ -150,7 +150,16 @@ test('security headers are set; the docs and OpenAPI document are served', async
   const { app } = await build(t)
   const res = await app.inject('/health')
   assert.equal(res.headers['x-content-type-options'], 'nosniff')
-  assert.match(String(res.headers['content-security-policy']), /default-src 'none'/)
+  assert.equal(res.headers['content-security-policy'], "default-src 'none';frame-ancestors 'none'")
+  assert.equal(res.headers['x-frame-options'], 'DENY')
+  assert.match(String(res.headers['strict-transport-security']), /^max-age=\d+/)
+  assert.equal(res.headers['referrer-policy'], 'no-referrer')
+  // Error responses carry them too; document-only headers are not sent with JSON
+  const missing = await app.inject('/api/v1/nothing-here')
+  assert.equal(missing.statusCode, 404)
+  assert.equal(missing.headers['x-content-type-options'], 'nosniff')
+  assert.equal(missing.headers['x-xss-protection'], undefined)
+  assert.equal(missing.headers['x-dns-prefetch-control'], undefined)
   const doc = await app.inject('/openapi.json')
   assert.equal(doc.statusCode, 200)
   const spec = doc.json()
@@ -159,6 +168,8 @@ test('security headers are set; the docs and OpenAPI document are served', async
   const docs = await app.inject('/docs/')
   assert.equal(docs.statusCode, 200)
   assert.match(docs.body, /swagger/i)
+  // The docs page keeps its own policy (it runs swagger-ui's scripts), not the API's
+  assert.match(String(docs.headers['content-security-policy']), /script-src 'self'/)
 })
 
 test('load shedding: a saturated event loop answers 503 + Retry-After instead of queueing', async (t) => {
