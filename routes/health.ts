@@ -5,8 +5,9 @@ import { Type } from 'typebox'
 
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/health', {
-    // Probes must see the truth, so they are neither rate limited nor shed under load
-    config: { rateLimit: false, pressureHandler: () => undefined },
+    // Probes must see the truth, so they are neither rate limited nor shed under load; a
+    // monitor polling every few seconds would drown the request log, so only failures log
+    config: { rateLimit: false, pressureHandler: () => undefined, logRequests: false },
     schema: {
       tags: ['health'],
       summary: 'Liveness',

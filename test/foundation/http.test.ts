@@ -33,7 +33,16 @@ test('X-Request-ID: a valid one is echoed and logged on every line; invalid ones
   assert.equal(res.headers['x-request-id'], valid)
   const mine = lines.filter(l => l.request_id === valid)
   assert.ok(mine.some(l => l.msg === 'inside handler'), 'handler log line carries the id')
-  assert.ok(mine.some(l => l.msg === 'request completed'), 'completion line carries the id')
+  const completed = mine.find(l => l.msg === 'request completed')
+  assert.ok(completed, 'completion line carries the id')
+  assert.deepEqual([completed.method, completed.url, completed.statusCode, typeof completed.responseTime, typeof completed.ip], ['GET', '/test/log', 200, 'number', 'string'])
+
+  // The liveness probe logs only when it fails
+  const before = lines.length
+  assert.equal((await app.inject({ url: '/health', headers: { 'x-request-id': 'a'.repeat(24) } })).statusCode, 200)
+  assert.equal(lines.length, before, 'a healthy /health writes no line')
+  assert.equal((await app.inject('/test/boom')).statusCode, 500)
+  assert.ok(lines.slice(before).some(l => l.url === '/test/boom' && l.statusCode === 500), 'other routes log their failures')
 
   for (const bad of ['short', 'x'.repeat(10 * 1024), 'has spaces and <script> in it ok', 'abc%0d%0aSet-Cookie:%20x=1-padding']) {
     const r = await app.inject({ url: '/health', headers: { 'x-request-id': bad } })
