@@ -15,7 +15,7 @@ export interface Principal { sub: string, permissions: string[] }
 declare module 'fastify' {
   interface FastifyInstance {
     authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
-    identify: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+    identify: (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => void
     requirePermission: (permission: string) => (request: FastifyRequest, reply: FastifyReply) => Promise<void>
     keyStore: ReturnType<typeof createKeyStore>
   }
@@ -93,11 +93,14 @@ export default fp(async (fastify) => {
   }
 
   fastify.decorate('authenticate', verify)
-  fastify.decorate('identify', async (request: FastifyRequest, reply: FastifyReply) => {
+  // Callback style: this runs on every public read, and most carry no token, so they should
+  // not pay for a promise
+  fastify.decorate('identify', (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
     // Appended: CORS already set Vary: Origin, and both matter to caches
     const vary = reply.getHeader('vary')
     reply.header('vary', vary ? `${String(vary)}, Authorization` : 'Authorization')
-    if (request.headers.authorization !== undefined) await verify(request, reply)
+    if (request.headers.authorization === undefined) { done(); return }
+    verify(request, reply).then(() => { done() }, done)
   })
   fastify.decorate('requirePermission', (permission: string) => async (request: FastifyRequest) => {
     if (!request.principal) throw new Errors.Unauthorized('Authentication required')
