@@ -14,7 +14,9 @@ export async function notifyChanged (tx: postgres.TransactionSql | postgres.Sql)
   await tx`select pg_notify(${CHANGE_CHANNEL}, '')`
 }
 
-export interface CachedResponse { payload: string, etag: string }
+// The body is kept encoded: a hit writes these bytes as they are, where a string would be
+// measured and UTF-8 encoded again on every response (a 20 KB page, thousands of times a second)
+export interface CachedResponse { payload: Buffer, etag: string }
 
 export interface PublicCacheOptions {
   ttlMs?: number
@@ -24,6 +26,8 @@ export interface PublicCacheOptions {
   maxBytes?: number
   /** A payload larger than this is served but never stored: one entry must not evict the rest */
   maxEntryBytes?: number
+  /** A hit older than this share of ttlMs starts a background refill of its key */
+  refreshAt?: number
   now?: () => number
 }
 
@@ -31,7 +35,7 @@ export const CACHE_MAX_ENTRIES = 2000
 export const CACHE_MAX_BYTES = 32 * 1024 * 1024
 export const CACHE_MAX_ENTRY_BYTES = 1024 * 1024
 
-export function strongEtag (payload: string): string {
+export function strongEtag (payload: string | Buffer): string {
   return `"${createHash('sha256').update(payload).digest('base64url').slice(0, 27)}"`
 }
 
@@ -54,6 +58,7 @@ export function createPublicCache ({
   maxEntries = CACHE_MAX_ENTRIES,
   maxBytes = CACHE_MAX_BYTES,
   maxEntryBytes = CACHE_MAX_ENTRY_BYTES,
+  refreshAt = 0.8,
   now = Date.now
 }: PublicCacheOptions = {}) {
   const entries = new Map<string, { value: CachedResponse, at: number, bytes: number }>()
@@ -63,7 +68,8 @@ export function createPublicCache ({
   let generation = 0
   // Only store entries while invalidations can reach us (LISTEN established)
   let enabled = false
-  const counters = { hits: 0, misses: 0, fills: 0, invalidations: 0, evictions: 0, expired: 0, tooLarge: 0 }
+  const counters = { hits: 0, misses: 0, fills: 0, refreshes: 0, refreshErrors: 0, invalidations: 0, evictions: 0, expired: 0, tooLarge: 0 }
+  const refreshAfterMs = ttlMs * refreshAt
 
   function remove (key: string): void {
     const entry = entries.get(key)
@@ -79,7 +85,7 @@ export function createPublicCache ({
 
   function store (key: string, value: CachedResponse): void {
     // UTF-8 size: what the payload weighs on the wire, and an upper bound of V8's one-byte strings
-    const size = Buffer.byteLength(value.payload) + value.etag.length + Buffer.byteLength(key)
+    const size = value.payload.length + value.etag.length + Buffer.byteLength(key)
     remove(key)
     if (size > maxEntryBytes || size > maxBytes) { counters.tooLarge++; return }
     for (const [oldest] of entries) {
@@ -91,37 +97,48 @@ export function createPublicCache ({
     bytes += size
   }
 
+  /** One fill per key at a time (single flight); stores the result unless an invalidation came first. */
+  function startFill (key: string, fill: () => Promise<string>): Promise<CachedResponse> {
+    const pending = inFlight.get(key)
+    if (pending !== undefined) return pending
+    const started = generation
+    const promise = (async () => {
+      counters.fills++
+      const payload = Buffer.from(await fill())
+      const value = { payload, etag: strongEtag(payload) }
+      if (enabled && started === generation) store(key, value)
+      return value
+    })()
+    inFlight.set(key, promise)
+    const done = () => { if (inFlight.get(key) === promise) inFlight.delete(key) }
+    promise.then(done, done)
+    return promise
+  }
+
   return {
     async get (key: string, fill: () => Promise<string>): Promise<CachedResponse> {
       const hit = entries.get(key)
       if (hit !== undefined) {
-        if (now() - hit.at < ttlMs) {
+        const age = now() - hit.at
+        if (age < ttlMs) {
           counters.hits++
           // Most recently used goes last
           entries.delete(key)
           entries.set(key, hit)
+          // Refresh ahead: a key still being read is refilled in the background before it
+          // expires, so under steady traffic no reader waits on a query at expiry (those waits
+          // were the cached list's p99). Nothing is served past ttlMs either way.
+          if (age >= refreshAfterMs && !inFlight.has(key)) {
+            counters.refreshes++
+            startFill(key, fill).catch(() => { counters.refreshErrors++ })
+          }
           return hit.value
         }
         remove(key)
         counters.expired++
       }
       counters.misses++
-      const pending = inFlight.get(key)
-      if (pending !== undefined) return await pending
-      const started = generation
-      const promise = (async () => {
-        counters.fills++
-        const payload = await fill()
-        const value = { payload, etag: strongEtag(payload) }
-        if (enabled && started === generation) store(key, value)
-        return value
-      })()
-      inFlight.set(key, promise)
-      try {
-        return await promise
-      } finally {
-        if (inFlight.get(key) === promise) inFlight.delete(key)
-      }
+      return await startFill(key, fill)
     },
     /** Drops every expired entry; returns how many went. */
     sweep (): number {
@@ -147,7 +164,7 @@ export function createPublicCache ({
     },
     get enabled (): boolean { return enabled },
     size: () => entries.size,
-    stats: () => ({ ...counters, entries: entries.size, bytes, maxEntries, maxBytes, maxEntryBytes })
+    stats: () => ({ ...counters, entries: entries.size, bytes, inFlight: inFlight.size, maxEntries, maxBytes, maxEntryBytes })
   }
 }
 

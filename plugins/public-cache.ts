@@ -77,8 +77,9 @@ export default fp<PublicCacheOptions>(async (fastify, opts) => {
     try {
       // onlisten runs on every (re)connect: notifications may have been missed, so it clears
       await next.listen(CHANGE_CHANNEL, onNotify, () => { if (!closed) cache.setEnabled(true) })
+      // Closed while connecting: close() is waiting for this attempt; end what it opened
+      if (closed) { await next.end({ timeout: 1 }).catch(() => {}); return }
       listener = next
-      if (closed) await close()
     } catch (err) {
       cache.setEnabled(false)
       await next.end({ timeout: 1 }).catch(() => {})
@@ -109,6 +110,9 @@ export default fp<PublicCacheOptions>(async (fastify, opts) => {
     clearTimeout(timer)
     clearInterval(sweeper)
     cache.setEnabled(false)
+    // Boot does not wait for LISTEN, so a close can come while it is still connecting; wait
+    // for that attempt (it ends its own connection once it sees closed) so nothing outlives onClose
+    await connecting?.catch(() => {})
     const l = listener
     listener = undefined
     if (l) await l.end({ timeout: 1 }).catch(() => {})
@@ -119,8 +123,10 @@ export default fp<PublicCacheOptions>(async (fastify, opts) => {
     // The validated params and query (defaults applied) name the response, not the raw URL; the
     // querystring schemas refuse unknown parameters, so junk cannot make new keys
     const key = `${request.routeOptions.url ?? ''} ${canonical(request.params)} ${canonical(request.query)}`
-    // The response schema filters the data once per fill, exactly as for an uncached reply
-    const { payload, etag } = await cache.get(key, async () => String(reply.serialize(await load())))
+    // The route's 200 schema filters the data once per fill, exactly as for an uncached reply.
+    // Named explicitly: a refresh runs after its request has finished, maybe as a 304, and
+    // reply.serialize() would pick the schema of the reply's status at that moment (null)
+    const { payload, etag } = await cache.get(key, async () => String(reply.serializeInput(await load() as Record<string, unknown>, '200')))
     reply.header('etag', etag)
     // A signed-in reader gets public data but keeps the private, no-store set by the auth hook
     if (request.principal === null) reply.header('cache-control', PUBLIC_CACHE_CONTROL)
@@ -129,9 +135,9 @@ export default fp<PublicCacheOptions>(async (fastify, opts) => {
   })
 
   fastify.addHook('onReady', async () => {
-    // Bounded: boot (and binding $PORT) must not wait on Postgres
-    await Promise.race([connect(), sleep(3000)])
-    schedule()
+    // Not awaited: binding $PORT must not wait on Postgres. Until LISTEN is up the cache
+    // stores nothing (single flight only), so serving before it is correct, just uncached.
+    connect().finally(schedule).catch(() => {})
   })
   fastify.addHook('onClose', close)
 }, { name: 'public-cache', dependencies: ['config', 'db'] })

@@ -23,7 +23,7 @@ test('single flight: a burst of misses runs one fill; later hits run none', asyn
   release('{"a":1}')
   const results = await Promise.all(burst)
   assert.equal(fills, 1)
-  assert.ok(results.every(r => r.payload === '{"a":1}' && r.etag === results[0]!.etag))
+  assert.ok(results.every(r => r.payload.toString() === '{"a":1}' && r.etag === results[0]!.etag))
   await cache.get('k', async () => { fills++; return 'x' })
   assert.equal(fills, 1)
 })
@@ -36,15 +36,15 @@ test('a fill that started before an invalidation is not stored; entries expire; 
   const stale = cache.get('k', async () => await new Promise<string>(resolve => { release = resolve }))
   cache.invalidate()
   release('old')
-  assert.equal((await stale).payload, 'old')
-  assert.equal((await cache.get('k', async () => 'new')).payload, 'new')
-  assert.equal((await cache.get('k', async () => 'newer')).payload, 'new')
+  assert.equal((await stale).payload.toString(), 'old')
+  assert.equal((await cache.get('k', async () => 'new')).payload.toString(), 'new')
+  assert.equal((await cache.get('k', async () => 'newer')).payload.toString(), 'new')
   now += 5000
-  assert.equal((await cache.get('k', async () => 'after-ttl')).payload, 'after-ttl')
+  assert.equal((await cache.get('k', async () => 'after-ttl')).payload.toString(), 'after-ttl')
 
   cache.setEnabled(false)
-  assert.equal((await cache.get('k', async () => 'a')).payload, 'a')
-  assert.equal((await cache.get('k', async () => 'b')).payload, 'b')
+  assert.equal((await cache.get('k', async () => 'a')).payload.toString(), 'a')
+  assert.equal((await cache.get('k', async () => 'b')).payload.toString(), 'b')
   assert.equal(cache.size(), 0)
 })
 
@@ -75,7 +75,49 @@ test('the cache is bounded by bytes: many distinct keys stay under the cap, leas
   assert.equal(big.payload.length, 30_000)
   assert.equal(cache.stats().entries, before.entries)
   assert.equal(cache.stats().bytes, before.bytes)
-  assert.equal((await cache.get('big', async () => 'again')).payload, 'again')
+  assert.equal((await cache.get('big', async () => 'again')).payload.toString(), 'again')
+})
+
+test('refresh ahead: a hit late in its TTL is served at once and refilled in the background; nothing is served past the TTL', async () => {
+  let now = 0
+  const cache = createPublicCache({ ttlMs: 5000, refreshAt: 0.8, now: () => now })
+  cache.setEnabled(true)
+  assert.equal((await cache.get('k', async () => 'v1')).payload.toString(), 'v1')
+  now = 3999
+  assert.equal((await cache.get('k', async () => { throw new Error('no refill before refreshAt') })).payload.toString(), 'v1')
+  assert.equal(cache.stats().refreshes, 0)
+
+  // Late in the TTL: the reader gets v1 without waiting on the (gated) refill, and so do the
+  // readers that come while it runs; one refill only
+  now = 4000
+  let release!: (v: string) => void
+  let refills = 0
+  const refill = async () => { refills++; return await new Promise<string>(resolve => { release = resolve }) }
+  assert.equal((await cache.get('k', refill)).payload.toString(), 'v1')
+  assert.equal((await cache.get('k', refill)).payload.toString(), 'v1')
+  assert.equal(refills, 1)
+  release('v2')
+  await new Promise(resolve => setImmediate(resolve))
+  now = 4500
+  assert.equal((await cache.get('k', async () => 'unused')).payload.toString(), 'v2', 'the refill replaced the entry')
+  assert.deepEqual([cache.stats().refreshes, cache.stats().misses], [1, 1])
+
+  // A refill that fails leaves the entry to expire on time; a refill that started before an
+  // invalidation is not stored
+  now = 4000 + 4000
+  assert.equal((await cache.get('k', async () => { throw new Error('database down') })).payload.toString(), 'v2')
+  await new Promise(resolve => setImmediate(resolve))
+  assert.equal(cache.stats().refreshErrors, 1)
+  now = 4000 + 5000
+  await assert.rejects(cache.get('k', async () => { throw new Error('database down') }), /database down/)
+  assert.equal((await cache.get('k', async () => 'v3')).payload.toString(), 'v3')
+  now += 4500
+  const late = cache.get('k', async () => await new Promise<string>(resolve => { release = resolve }))
+  assert.equal((await late).payload.toString(), 'v3')
+  cache.invalidate()
+  release('from before the change')
+  await new Promise(resolve => setImmediate(resolve))
+  assert.equal((await cache.get('k', async () => 'v4')).payload.toString(), 'v4')
 })
 
 test('expired entries go on access and on sweep(), and give their bytes back', async () => {
@@ -87,7 +129,7 @@ test('expired entries go on access and on sweep(), and give their bytes back', a
   assert.ok(cache.stats().bytes > 0)
   now += 1000
   // On access: the expired entry is refilled, not served
-  assert.equal((await cache.get('k0', async () => 'fresh')).payload, 'fresh')
+  assert.equal((await cache.get('k0', async () => 'fresh')).payload.toString(), 'fresh')
   // The rest go on the sweep, without anyone asking for them again
   assert.equal(cache.sweep(), 9)
   assert.equal(cache.size(), 1)
@@ -158,6 +200,35 @@ test('public GETs carry Cache-Control, a strong ETag and Vary; If-None-Match giv
   assert.equal(after.statusCode, 200)
   assert.equal(after.json().title, 'second')
   assert.notEqual(after.headers.etag, before)
+})
+
+test('a refresh started by a conditional request (answered 304) stores the 200 body', async (t) => {
+  // Date is mocked from before the app is built, so the cache's clock can be moved late into
+  // the 5 s TTL; timers stay real
+  t.mock.timers.enable({ apis: ['Date'], now: Date.now() })
+  const { app, services } = await buildGallery(t)
+  const sql = testDb(t, services)
+  const c = await insertCollection(sql)
+  await insertImage(sql, { collectionId: c.id, title: 'kept' })
+  await listening(app)
+  const url = `/api/v1/images?collection=${c.slug}`
+  const first = await app.inject(url)
+  assert.equal(first.json().items[0].title, 'kept')
+
+  t.mock.timers.tick(4500)
+  const fills = app.publicCache.stats().fills
+  const conditional = await app.inject({ url, headers: { 'if-none-match': String(first.headers.etag) } })
+  assert.equal(conditional.statusCode, 304)
+  assert.equal(app.publicCache.stats().refreshes, 1, 'the late hit refreshes in the background')
+  await until(() => app.publicCache.stats().fills === fills + 1 && app.publicCache.stats().inFlight === 0, 'the refresh to finish')
+
+  // Past the first entry's TTL, inside the refreshed one's: the answer is the refreshed entry
+  t.mock.timers.tick(1000)
+  const misses = app.publicCache.stats().misses
+  const after = await app.inject(url)
+  assert.equal(app.publicCache.stats().misses, misses, 'served from the refreshed entry')
+  assert.equal(after.statusCode, 200)
+  assert.equal(after.json()?.items?.[0]?.title, 'kept', `served: ${after.body}`)
 })
 
 test('a burst of identical public requests makes one query', async (t) => {
