@@ -22,4 +22,4 @@ export default fp(async (fastify) => {
       return { statusCode: 503, error: 'Service Unavailable', message: 'The server is busy, retry shortly', code: 'GALLERY_OVERLOADED' }
     }) as never
   })
-}, { name: 'load-shedding', dependencies: ['config'] })
+}, { name: 'load-shedding', dependencies: ['config', 'security'] })

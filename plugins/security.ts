@@ -13,22 +13,16 @@ export default fp(async (fastify) => {
   const { config } = fastify
   const origins = corsOrigins(config)
 
-  await fastify.register(cors, {
-    origin: origins === '*' ? '*' : origins,
-    methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE'],
-    allowedHeaders: ['authorization', 'content-type', 'if-none-match', 'x-request-id'],
-    exposedHeaders: ['x-request-id', 'retry-after', 'etag', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset'],
-    // Bearer tokens, not cookies: no credentialed CORS needed
-    credentials: false,
-    maxAge: 600
-  })
-
   // JSON API: nothing may be framed, sniffed or scripted from our origin. helmet decides the
   // headers; it runs once, here, and every response gets the result. With no per-request
   // directives (no nonces) its output is the same every time, and running its middleware
   // chain per request (13 nested calls, each setting a validated header on the raw response)
   // was the largest single cost of GET /health in the benchmark. The headers go in Fastify's
   // reply headers, so a route that sets its own (the /docs and /dev pages' CSP) still wins.
+  // Added before CORS, rate limiting and load shedding (which depends on this plugin) register
+  // theirs: those answer from their own onRequest hooks (a preflight's 204, a 429, a shed 503),
+  // and hooks run in the order they were added. Fastify's own 503 for a request arriving
+  // while the server closes is written before any hook and carries only its fixed JSON body.
   //
   // The set is OWASP's for REST APIs (CSP default-src/frame-ancestors 'none', HSTS, nosniff,
   // X-Frame-Options DENY) plus no-referrer and the cross-origin policies. helmet's
@@ -49,6 +43,16 @@ export default fp(async (fastify) => {
   fastify.addHook('onRequest', (_request, reply, done) => {
     reply.headers(securityHeaders)
     done()
+  })
+
+  await fastify.register(cors, {
+    origin: origins === '*' ? '*' : origins,
+    methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE'],
+    allowedHeaders: ['authorization', 'content-type', 'if-none-match', 'x-request-id'],
+    exposedHeaders: ['x-request-id', 'retry-after', 'etag', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset'],
+    // Bearer tokens, not cookies: no credentialed CORS needed
+    credentials: false,
+    maxAge: 600
   })
 
   if (config.RATE_LIMIT_ENABLED) {

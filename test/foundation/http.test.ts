@@ -103,6 +103,9 @@ test('CORS: an allowed origin gets Access-Control-Allow-Origin, any other origin
   const ok = await app.inject({ method: 'OPTIONS', url: '/api/v1/health', headers: { origin: 'https://gallery.example', 'access-control-request-method': 'GET' } })
   assert.equal(ok.statusCode, 204)
   assert.equal(ok.headers['access-control-allow-origin'], 'https://gallery.example')
+  // The preflight is answered from CORS's hook; the security headers were set before it ran
+  assert.equal(ok.headers['x-content-type-options'], 'nosniff')
+  assert.equal(ok.headers['content-security-policy'], "default-src 'none';frame-ancestors 'none'")
   const get = await app.inject({ url: '/health', headers: { origin: 'https://app.gallery.example' } })
   assert.equal(get.headers['access-control-allow-origin'], 'https://app.gallery.example')
 
@@ -126,6 +129,7 @@ test('rate limit keys on the rightmost X-Forwarded-For entry (one trusted hop); 
   assert.equal(limited.statusCode, 429)
   assert.ok(Number(limited.headers['retry-after']) > 0, 'retry-after set')
   assert.equal(limited.json().statusCode, 429)
+  assert.equal(limited.headers['x-content-type-options'], 'nosniff', 'the 429 carries the security headers')
   const other = await hit('6.6.6.6, 198.51.100.7')
   assert.equal(other.statusCode, 200, 'another client IP has its own bucket')
   for (let i = 0; i < 5; i++) assert.equal((await hit('1.1.1.1, 203.0.113.9', '/health')).statusCode, 200)
@@ -197,6 +201,8 @@ test('load shedding: a saturated event loop answers 503 + Retry-After instead of
   assert.equal(shed.statusCode, 503)
   assert.equal(shed.json().code, 'GALLERY_OVERLOADED')
   assert.equal(shed.headers['retry-after'], '10')
+  assert.equal(shed.headers['x-content-type-options'], 'nosniff', 'the shed 503 carries the security headers')
+  assert.equal(shed.headers['x-frame-options'], 'DENY')
   // Probes are never shed: they report the truth
   assert.equal((await app.inject('/health')).statusCode, 200)
   assert.equal((await app.inject('/api/v1/health')).statusCode, 200)
