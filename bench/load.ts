@@ -82,6 +82,8 @@ const out: LoadResult = {
   errors: result.errors,
   timeouts: result.timeouts,
   statusCodes,
-  perSecond
+  // Whole seconds only: autocannon ticks once more as it stops, with the few requests of a
+  // partial second (often 0), and that count in the last window read as decay
+  perSecond: perSecond.slice(0, duration)
 }
 process.stdout.write(JSON.stringify(out) + '\n')
