@@ -1,14 +1,15 @@
 // GET /api/v1/health: readiness of Postgres, S3 and the issuer's JWKS; 503 when one fails.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
+import { StringEnum } from '../../../lib/schemas.ts'
 
 const CheckSchema = Type.Object({
-  status: Type.Union([Type.Literal('ok'), Type.Literal('fail')]),
+  status: StringEnum(['ok', 'fail']),
   latencyMs: Type.Integer(),
   error: Type.Optional(Type.String())
 })
 const ReadinessSchema = Type.Object({
-  status: Type.Union([Type.Literal('ok'), Type.Literal('fail')]),
+  status: StringEnum(['ok', 'fail']),
   checkedAt: Type.String({ format: 'date-time' }),
   checks: Type.Object({ postgres: CheckSchema, s3: CheckSchema, jwks: CheckSchema })
 })

@@ -2,7 +2,7 @@
 // and tag. Public: ready + published only (cached, ETag). Writers: everything, filterable by status.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { ErrorSchema, ImagePageSchema, LIMIT_DEFAULT, NotModifiedSchema, PageQuerySchema } from '../../../../lib/schemas.ts'
+import { ErrorSchema, ImagePageSchema, LIMIT_DEFAULT, NotModifiedSchema, PageQuerySchema, StringEnum } from '../../../../lib/schemas.ts'
 import { createGallery } from '../../../../lib/gallery.ts'
 import { decodeCursor } from '../../../../lib/cursor.ts'
 import { WRITE_GALLERY } from '../../../../plugins/auth.ts'
@@ -21,7 +21,7 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
         ...PageQuerySchema.properties,
         collection: Type.Optional(Type.String({ minLength: 1, maxLength: 80, description: 'Collection id or slug' })),
         tag: Type.Optional(Type.String({ minLength: 1, maxLength: 50 })),
-        status: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('ready'), Type.Literal('rejected')], { description: 'Writers only; the public only ever sees ready images' }))
+        status: Type.Optional(StringEnum(['pending', 'ready', 'rejected'], { description: 'Writers only; the public only ever sees ready images' }))
       }, { additionalProperties: false }),
       response: { 200: ImagePageSchema, 304: NotModifiedSchema, 400: ErrorSchema, 401: ErrorSchema }
     }

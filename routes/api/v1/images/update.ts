@@ -2,7 +2,7 @@
 // created_at...) is a 400, so nothing can be mass-assigned. Only ready images can be published.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { ErrorSchema, ImageSchema } from '../../../../lib/schemas.ts'
+import { ErrorSchema, ImageSchema, Nullable } from '../../../../lib/schemas.ts'
 import { createGallery } from '../../../../lib/gallery.ts'
 import { WRITE_GALLERY } from '../../../../plugins/auth.ts'
 
@@ -21,7 +21,7 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
         description: Type.Optional(Type.String({ maxLength: 5000 })),
         altText: Type.Optional(Type.String({ maxLength: 1000, description: 'Text alternative for screen readers' })),
         tags: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 50 }), { maxItems: 30, description: 'Trimmed and de-duplicated' })),
-        collectionId: Type.Optional(Type.Union([Type.String({ format: 'uuid' }), Type.Null()], { description: 'null takes the image out of its collection' })),
+        collectionId: Type.Optional(Nullable(Type.String({ format: 'uuid' }), { description: 'null takes the image out of its collection' })),
         position: Type.Optional(Type.Integer({ minimum: -2_147_483_648, maximum: 2_147_483_647 })),
         published: Type.Optional(Type.Boolean({ description: 'Only a ready image can be published (409 otherwise)' }))
       }, { additionalProperties: false, minProperties: 1 }),
