@@ -1,0 +1,57 @@
+// npm run build: the production build in dist/, bundled by esbuild.
+//
+// Why a bundle rather than tsc's one file per module: boot time. The server's dependencies
+// are ~950 modules (typebox alone is ~370 small ESM files), and Node resolves, reads and links
+// each one at start; most of the built server's boot went there, not into running our code.
+// Bundled, they are a few large chunks. The layout stays what @fastify/autoload, the
+// Procfile and app.json expect: one file per plugin in dist/plugins, one per route under
+// dist/routes, dist/server.js and dist/bin/*.js, with the code they share split into chunks
+// at the top of dist/ (chunk-*.js). Not minified, so a stack trace in a log still reads.
+//
+// Type checking is separate (`npm run typecheck`); esbuild only strips types. Plain .mjs so
+// it runs on whatever Node npm is run with (the machines here start on Node 20).
+import { build } from 'esbuild'
+import { readdirSync, rmSync } from 'node:fs'
+import { join, relative } from 'node:path'
+
+const ROOT = join(import.meta.dirname, '..')
+const OUT = join(ROOT, 'dist')
+
+function tsFiles (dir) {
+  return readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) => {
+    const path = join(dir, e.name)
+    if (e.isDirectory()) return tsFiles(path)
+    return /\.ts$/.test(e.name) && !/\.(test|d)\.ts$/.test(e.name) ? [path] : []
+  })
+}
+
+const entryPoints = ['server.ts', ...tsFiles('bin'), ...tsFiles('plugins'), ...tsFiles('routes')]
+
+rmSync(OUT, { recursive: true, force: true })
+const result = await build({
+  absWorkingDir: ROOT,
+  entryPoints,
+  outdir: OUT,
+  outbase: ROOT,
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node24',
+  sourcemap: 'linked',
+  // Bundling renames clashing top-level names; some code reads them back (postgres.js names
+  // its errors after their class, and errors.ts matches err.name === 'PostgresError')
+  keepNames: true,
+  // Chunks at the top of dist/, beside server.js: app.ts finds plugins/ and routes/ next to
+  // its own file (import.meta.dirname), wherever esbuild puts its code
+  chunkNames: '[name]-[hash]',
+  // Left to Node's loader: ioredis, imported only when rate limiting uses Redis. (Bundled
+  // code has no __dirname of its own: plugins/openapi.ts tells swagger-ui where its files are.)
+  external: ['ioredis'],
+  // Bundled CommonJS dependencies call require() for Node's built-ins
+  banner: { js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);' },
+  logLevel: 'warning',
+  metafile: true
+})
+const outputs = Object.keys(result.metafile.outputs).filter(f => f.endsWith('.js'))
+console.log(`build: ${entryPoints.length} entry points, ${outputs.length} files in ${relative(ROOT, OUT)}/`)
