@@ -3,13 +3,16 @@
 import fp from 'fastify-plugin'
 import type { FastifyError } from 'fastify'
 import { STATUS_CODES } from 'node:http'
+import postgres from 'postgres'
 import { Errors } from '../lib/errors.ts'
 import { isDatabaseUnavailable } from '../lib/db.ts'
 
 // Postgres refusing the data itself (SQLSTATE class 22 data exception: a NUL byte, bad
-// encoding, a value out of range; 23514 a CHECK constraint) is the client's bad input, not a 500
-function isBadData (err: { name?: string, code?: string }): boolean {
-  return err.name === 'PostgresError' && typeof err.code === 'string' && (err.code.startsWith('22') || err.code === '23514')
+// encoding, a value out of range; 23514 a CHECK constraint) is the client's bad input, not a 500.
+// By class, not by err.name: postgres.js derives that name from its class's, which a bundler
+// may rename.
+function isBadData (err: unknown): boolean {
+  return err instanceof postgres.PostgresError && typeof err.code === 'string' && (err.code.startsWith('22') || err.code === '23514')
 }
 
 // 5xx codes whose message is ours and safe to show (never a driver or SDK message)
