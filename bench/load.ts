@@ -31,8 +31,8 @@ export interface LoadResult {
   statusCodes: Record<string, number>
   /** Completed requests in each second of the run. */
   perSecond: number[]
-  /** With stealCpu: % of that CPU's time stolen by the hypervisor in each second, and overall. */
-  stealPerSecond?: number[]
+  /** With stealCpu: % of that CPU's time stolen by the hypervisor in each second (null: not read), and overall. */
+  stealPerSecond?: (number | null)[]
   stealPct?: number
 }
 
@@ -94,15 +94,15 @@ async function main (): Promise<void> {
   })
   // A shared VM's neighbours take CPU time from the server's core without our processes seeing
   // it except as lost throughput; sampled each tick so a dip can be matched to it
-  const stealPerSecond: number[] = []
+  const stealPerSecond: (number | null)[] = []
   const steal0 = spec.stealCpu !== undefined ? cpuJiffies(spec.stealCpu) : undefined
   let stealPrev = steal0
   instance.on('tick', ({ counter }: { counter: number }) => {
     perSecond.push(counter)
     if (spec.stealCpu === undefined) return
     const now = cpuJiffies(spec.stealCpu)
-    const pct = stealPercent(stealPrev, now)
-    if (pct !== undefined) stealPerSecond.push(pct)
+    // One entry per tick, read or not, so the seconds line up with perSecond
+    stealPerSecond.push(stealPercent(stealPrev, now) ?? null)
     stealPrev = now
   })
 

@@ -13,8 +13,9 @@
 import { build } from 'esbuild'
 import { readdirSync, rmSync } from 'node:fs'
 import { join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
-const ROOT = join(import.meta.dirname, '..')
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const OUT = join(ROOT, 'dist')
 
 function tsFiles (dir) {

@@ -19,9 +19,13 @@ function newestMtime (path: string): number {
   return newest
 }
 
-/** `npm run build` when dist/server.js is missing or older than app.ts, server.ts, lib, plugins, routes or bin. */
+/**
+ * `npm run build` when dist/server.js is missing or older than its sources: app.ts, server.ts,
+ * lib, plugins, routes, bin, and (the build bundles dependencies) package-lock.json and the
+ * build script itself.
+ */
 export function ensureBuilt ({ force = false } = {}): void {
-  const sources = ['app.ts', 'server.ts', 'lib', 'plugins', 'routes', 'bin'].map(p => join(ROOT, p)).filter(p => existsSync(p))
+  const sources = ['app.ts', 'server.ts', 'lib', 'plugins', 'routes', 'bin', 'package-lock.json', 'scripts/build.mjs'].map(p => join(ROOT, p)).filter(p => existsSync(p))
   const newest = Math.max(...sources.map(newestMtime))
   if (!force && existsSync(SERVER_JS) && statSync(SERVER_JS).mtimeMs >= newest) return
   execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], timeout: 180_000 })
