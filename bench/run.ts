@@ -325,22 +325,25 @@ async function main (): Promise<void> {
     // Sustained: one long run on the public list (or /health when the list is missing)
     const sustainedPath = results.list ? '/api/v1/images' : '/health'
     const sustainedRun = await load({ url: api.url + sustainedPath, duration: P.sustained, connections: P.connections })
+    // Medians of the first and last P.window seconds of a per-second series (nulls: not read)
+    const windows = (xs: (number | null)[]) => {
+      const med = (w: (number | null)[]) => { const read = w.filter((x): x is number => x !== null); return read.length > 0 ? median(read) : undefined }
+      return xs.length >= P.window ? { first: med(xs.slice(0, P.window)), last: med(xs.slice(-P.window)) } : { first: undefined, last: undefined }
+    }
     const secs = sustainedRun.perSecond
-    const first = median(secs.slice(0, P.window))
-    const last = median(secs.slice(-P.window))
+    const { first = NaN, last = NaN } = windows(secs)
     const sustainedRss = mb(api.rssBytes())
     const stealSecs = sustainedRun.stealPerSecond ?? []
-    const read = (xs: (number | null)[]) => xs.filter((x): x is number => x !== null)
-    const stealFirst = stealSecs.length >= P.window && read(stealSecs.slice(0, P.window)).length > 0 ? round(median(read(stealSecs.slice(0, P.window))), 1) : undefined
-    const stealLast = stealSecs.length >= P.window && read(stealSecs.slice(-P.window)).length > 0 ? round(median(read(stealSecs.slice(-P.window))), 1) : undefined
+    const steal = windows(stealSecs)
+    const stealFirst = steal.first === undefined ? undefined : round(steal.first, 1)
+    const stealLast = steal.last === undefined ? undefined : round(steal.last, 1)
     log(`sustained ${sustainedPath} ${P.sustained}s: first ${P.window}s ${first} req/s, last ${P.window}s ${last} req/s, rss ${sustainedRss} MB, steal ${stealFirst ?? '-'}% -> ${stealLast ?? '-'}%`)
     await api.stop()
     // The control: the hello world under the same long run, right after. A VM whose speed
     // drifts over a minute (steal or not) shows it here too, and then the API's ratio above
     // measures the machine as much as the server
     const controlRun = await load({ url: hello.url + '/', duration: P.sustained, connections: P.connections })
-    const controlFirst = median(controlRun.perSecond.slice(0, P.window))
-    const controlLast = median(controlRun.perSecond.slice(-P.window))
+    const { first: controlFirst = NaN, last: controlLast = NaN } = windows(controlRun.perSecond)
     log(`sustained hello world ${P.sustained}s (control): first ${P.window}s ${controlFirst} req/s, last ${P.window}s ${controlLast} req/s`)
 
     // The Procfile's --no-allocation-site-pretenuring, checked in every run: the same first page
