@@ -50,6 +50,20 @@ test('every problem is listed at once, without echoing any value', () => {
   })
 })
 
+test('numbers and booleans are read from their strings; a fraction for an integer is refused, not truncated', () => {
+  const config = loadConfig({ ...VALID, PORT: '8080', RATE_LIMIT_ENABLED: 'false', MAX_UPLOAD_SIZE_MB: '2.5', PATH: '/usr/bin' })
+  assert.equal(config.PORT, 8080)
+  assert.equal(config.RATE_LIMIT_ENABLED, false)
+  assert.equal(config.MAX_UPLOAD_SIZE_MB, 2.5)
+  assert.ok(!('PATH' in config), 'variables the schema does not name are dropped')
+  assert.throws(() => loadConfig({ ...VALID, PORT: '80.5', REQUEST_TIMEOUT_MS: '2.5' }), (err: unknown) => {
+    assert.ok(err instanceof ConfigError)
+    assert.deepEqual(err.problems.map(p => p.split(' ')[0]).sort(), ['PORT', 'REQUEST_TIMEOUT_MS'])
+    return true
+  })
+  assert.throws(() => loadConfig({ ...VALID, RATE_LIMIT_ENABLED: 'maybe' }), /RATE_LIMIT_ENABLED must be boolean/)
+})
+
 test('a statement timeout at or above the request timeout is refused', () => {
   assert.throws(() => loadConfig({ ...VALID, DATABASE_STATEMENT_TIMEOUT_MS: '10000', REQUEST_TIMEOUT_MS: '10000' }), /DATABASE_STATEMENT_TIMEOUT_MS must be below REQUEST_TIMEOUT_MS/)
   assert.equal(loadConfig({ ...VALID, DATABASE_STATEMENT_TIMEOUT_MS: '3000', REQUEST_TIMEOUT_MS: '4000' }).DATABASE_STATEMENT_TIMEOUT_MS, 3000)
