@@ -108,7 +108,11 @@ export default fp(async (fastify) => {
   })
 
   fastify.addHook('onReady', async () => {
-    // Not awaited: boot must not wait on (or fail because of) the identity provider
-    keyStore.prefetch().catch((err: Error) => fastify.log.warn({ err: { message: err.message } }, 'JWKS prefetch failed; keys will be fetched on demand'))
+    // Not awaited: boot must not wait on (or fail because of) the identity provider. And on the
+    // next turn: listen() binds the port right after ready, so the first fetch() (Node loads
+    // undici for it, ~20 ms) and the request start after the port is bound, not before.
+    setImmediate(() => {
+      keyStore.prefetch().catch((err: Error) => fastify.log.warn({ err: { message: err.message } }, 'JWKS prefetch failed; keys will be fetched on demand'))
+    })
   })
 }, { name: 'auth', dependencies: ['config'] })
