@@ -8,12 +8,20 @@ import type { Config } from './lib/config.ts'
 import { genRequestId } from './lib/request-id.ts'
 import { Ajv } from 'ajv'
 import addFormats from 'ajv-formats'
+import { _ } from 'ajv/dist/compile/codegen/index.js'
+import ajvStandalone from 'ajv/dist/standalone/index.js'
+import fastJsonStringify from 'fast-json-stringify'
+import { loadPrecompiled, schemaKey, type SchemaCompiler, type SchemaRecorder } from './lib/precompiled-schemas.ts'
 
 export interface AppOptions {
   /** Override the logger (tests pass a stream or false). */
   logger?: FastifyServerOptions['logger']
   /** Test-only hook to add routes before ready (e.g. a deliberately slow route). */
   extend?: (app: App) => void | Promise<void>
+  /** Build time: keep the code generated for every route schema (lib/precompiled-schemas.ts). */
+  recordSchemas?: SchemaRecorder
+  /** Where to look for precompiled-schemas.cjs; by default beside this file (dist/ when built). */
+  precompiledDir?: string
 }
 
 // The API never receives image bytes (they go straight to S3), so request bodies stay small.
@@ -84,9 +92,41 @@ export async function buildApp (config: Config, options: AppOptions = {}) {
   // ("?limit=10" is a number); JSON bodies are typed already and are not ("published":"false"
   // is a 400, not false). Unknown properties are a 400 everywhere, never silently dropped
   // (mass-assignment safety), which is why removeAdditional is off.
-  const bodyAjv = validator(false)
-  const textAjv = validator('array')
-  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema))
+  const recorder = options.recordSchemas
+  const precompiled = recorder ? undefined : loadPrecompiled(options.precompiledDir ?? import.meta.dirname)
+  // Made only when a schema is not precompiled: each Ajv instance costs a few ms of boot
+  let bodyAjv: Ajv | undefined
+  let textAjv: Ajv | undefined
+  const schemas = { precompiled: 0, compiled: 0 }
+  const lookup = (compiler: SchemaCompiler, schema: unknown) => {
+    const key = schemaKey(compiler, schema)
+    const factory = precompiled?.get(key)
+    if (factory) schemas.precompiled++
+    else schemas.compiled++
+    return { key, restored: factory?.() }
+  }
+  app.setValidatorCompiler(({ schema, httpPart }) => {
+    const compiler = httpPart === 'body' ? 'body' : 'text'
+    const { key, restored } = lookup(compiler, schema)
+    if (restored) return restored as ReturnType<Ajv['compile']>
+    const ajv = compiler === 'body' ? (bodyAjv ??= validator(false, recorder !== undefined)) : (textAjv ??= validator('array', recorder !== undefined))
+    const validate = ajv.compile(schema)
+    recorder?.record(key, ajvStandalone.default(ajv, validate))
+    return validate
+  })
+  // What Fastify's default serializer compiler does (fast-json-stringify, no shared schemas)
+  app.setSerializerCompiler(({ schema }) => {
+    const { key, restored } = lookup('serializer', schema)
+    if (restored) return restored as (data: unknown) => string
+    if (!recorder) return fastJsonStringify(schema)
+    const code = fastJsonStringify(schema, { mode: 'standalone' })
+    recorder.record(key, code)
+    return fastJsonStringify(schema)
+  })
+  app.addHook('onReady', async () => {
+    if (precompiled && schemas.compiled > 0) app.log.warn(schemas, 'route schemas compiled at boot: dist/precompiled-schemas.cjs is older than the code; rebuild')
+    else if (precompiled) app.log.info(schemas, 'route schemas precompiled at build')
+  })
 
   await app.register(autoload, { dir: join(import.meta.dirname, 'plugins'), options: { config }, forceESM: true })
   await app.register(autoload, {
@@ -101,11 +141,13 @@ export async function buildApp (config: Config, options: AppOptions = {}) {
   return app
 }
 
-function validator (coerceTypes: false | 'array') {
+function validator (coerceTypes: false | 'array', keepSource: boolean) {
   // validateSchema off: the schemas are ours (TypeBox, checked by the type checker and the
   // tests), and checking each against the JSON Schema meta-schema compiled that meta-schema
-  // (~50 ms) in both instances on every boot
-  const ajv = new Ajv({ coerceTypes, useDefaults: true, removeAdditional: false, allErrors: false, strict: false, validateSchema: false })
+  // (~50 ms) in both instances on every boot. keepSource (build time): the generated code of
+  // each validator, with formats taken from ajv-formats when it runs.
+  const code = keepSource ? { source: true, formats: _`require("ajv-formats/dist/formats").fullFormats` } : {}
+  const ajv = new Ajv({ coerceTypes, useDefaults: true, removeAdditional: false, allErrors: false, strict: false, validateSchema: false, code })
   addFormats.default(ajv)
   return ajv
 }

@@ -11,6 +11,7 @@
 // Type checking is separate (`npm run typecheck`); esbuild only strips types. Plain .mjs so
 // it runs on whatever Node npm is run with (the machines here start on Node 20).
 import { build } from 'esbuild'
+import { spawnSync } from 'node:child_process'
 import { readdirSync, rmSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -57,3 +58,12 @@ const result = await build({
 })
 const outputs = Object.keys(result.metafile.outputs).filter(f => f.endsWith('.js'))
 console.log(`build: ${entryPoints.length} entry points, ${outputs.length} files in ${relative(ROOT, OUT)}/`)
+
+// Route validators and serializers compiled now rather than at every boot
+// (lib/precompiled-schemas.ts). The built code needs Node 24: with-node24 provides it when the
+// Node running this build is older.
+const precompile = spawnSync(process.execPath, [join(ROOT, 'scripts/with-node24.mjs'), join(OUT, 'bin/precompile-schemas.js')], { cwd: ROOT, stdio: 'inherit', timeout: 120_000 })
+if (precompile.status !== 0) {
+  console.error('build: precompiling route schemas failed')
+  process.exit(1)
+}

@@ -102,8 +102,13 @@ test('the built server binds 0.0.0.0:$PORT with keep-alive >= 90 s and a request
   const server = spawnNode([SERVER], env)
   try {
     await waitForHealth(port)
-    const bound = server.output().split('\n').filter(Boolean).map(l => JSON.parse(l)).find(l => l.msg === 'bound')
+    const lines = server.output().split('\n').filter(Boolean).map(l => JSON.parse(l))
+    const bound = lines.find(l => l.msg === 'bound')
     assert.deepEqual(bound?.address, { address: '0.0.0.0', family: 'IPv4', port })
+    // Every route schema came precompiled from the build (lib/precompiled-schemas.ts), none compiled at boot
+    const schemas = lines.find(l => /route schemas/.test(l.msg))
+    assert.equal(schemas?.msg, 'route schemas precompiled at build', JSON.stringify(schemas))
+    assert.ok(schemas.precompiled > 0 && schemas.compiled === 0, JSON.stringify(schemas))
     const res = await fetch(`http://127.0.0.1:${port}/health`)
     assert.match(res.headers.get('keep-alive') ?? '', /timeout=9\d/)
   } finally {
