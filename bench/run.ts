@@ -233,15 +233,18 @@ async function startApi (env: Env, logFile: string, nodeArgs: string[] = procfil
   }
 }
 
-async function bootTime (run: (port: number) => ServerProcess): Promise<number[]> {
-  const times: number[] = []
+/** Boot to listen of each server, spawned in turn (not all of one, then the other) so the machine's drift hits them alike. */
+async function bootTimes (runs: ((port: number) => ServerProcess)[]): Promise<number[][]> {
+  const times = runs.map((): number[] => [])
   for (let i = 0; i < P.bootRuns; i++) {
-    const port = await freePort()
-    const started = performance.now()
-    const proc = run(port)
-    await Promise.race([waitForPort(port, 30_000, 2), proc.exited.then(() => { throw new Error(`exited before listening:\n${proc.logs()}`) })])
-    times.push(round(performance.now() - started, 1))
-    await proc.stop(10_000)
+    for (const [j, run] of runs.entries()) {
+      const port = await freePort()
+      const started = performance.now()
+      const proc = run(port)
+      await Promise.race([waitForPort(port, 30_000, 2), proc.exited.then(() => { throw new Error(`exited before listening:\n${proc.logs()}`) })])
+      times[j]!.push(round(performance.now() - started, 1))
+      await proc.stop(10_000)
+    }
   }
   return times
 }
@@ -387,9 +390,11 @@ async function main (): Promise<void> {
       await large.stop()
     }
 
-    // Boot to listen: spawn, poll TCP connect every 2 ms
-    const bootHello = await bootTime(port => spawnProcess({ script: join(ROOT, 'bench/hello.ts'), env: {}, cpus: SERVER_CPU, port, stdout: 'ignore' }))
-    const bootApi = await bootTime(port => spawnProcess({ env: apiEnv, cpus: SERVER_CPU, port, stdout: 'ignore' }))
+    // Boot to listen: spawn, poll TCP connect every 2 ms. The API with the Procfile's node flags, as Heroku starts it
+    const [bootHello, bootApi] = await bootTimes([
+      port => spawnProcess({ script: join(ROOT, 'bench/hello.ts'), env: {}, cpus: SERVER_CPU, port, stdout: 'ignore' }),
+      port => spawnProcess({ env: apiEnv, cpus: SERVER_CPU, port, stdout: 'ignore', nodeArgs: procfileNodeArgs() })
+    ]) as [number[], number[]]
     log(`boot hello ${median(bootHello)} ms ${JSON.stringify(bootHello)}; api ${median(bootApi)} ms ${JSON.stringify(bootApi)}`)
 
     // Table
@@ -428,7 +433,7 @@ async function main (): Promise<void> {
     rows.push({ target: 'RSS after load, API process (max)', goal: `<= ${TARGETS.rssMb} MB`, measured: `${rssMax} MB (after routes ${apiRss}, after sustained ${sustainedRss})`, met: rssMax <= TARGETS.rssMb })
     rows.push({ target: 'RSS after load, hello world', goal: `<= ${TARGETS.rssMb} MB`, measured: `${helloRss} MB`, met: helloRss <= TARGETS.rssMb })
     const bootRatio = median(bootApi) / median(bootHello)
-    rows.push({ target: 'boot to listen, built server vs hello', goal: `<= ${TARGETS.boot}x`, measured: `${round(bootRatio)}x (${median(bootApi)} vs ${median(bootHello)} ms)`, met: bootRatio <= TARGETS.boot })
+    rows.push({ target: 'boot to listen, built server (Procfile web line) vs hello', goal: `<= ${TARGETS.boot}x`, measured: `${round(bootRatio)}x (${median(bootApi)} vs ${median(bootHello)} ms)`, met: bootRatio <= TARGETS.boot })
 
     const machine = {
       host: hostname(),
