@@ -4,9 +4,14 @@
 // @see https://devcenter.heroku.com/articles/node-concurrency
 // @see https://devcenter.heroku.com/articles/dyno-shutdown-behavior
 import cluster from 'node:cluster'
-import closeWithGrace from 'close-with-grace'
-import { loadConfigOrReport, type Config } from './lib/config.ts'
-import { buildApp } from './app.ts'
+import type { Config } from './lib/config.ts'
+import { useCompileCache } from './lib/compile-cache.ts'
+
+// Before the app's modules are loaded (hence the dynamic imports): V8 code made at build time
+const compileCache = useCompileCache(import.meta.dirname, import.meta.url)
+const { loadConfigOrReport } = await import('./lib/config.ts')
+const { buildApp } = await import('./app.ts')
+const { default: closeWithGrace } = await import('close-with-grace')
 
 async function startWorker (config: Config): Promise<void> {
   const app = await buildApp(config)
@@ -26,7 +31,7 @@ async function startWorker (config: Config): Promise<void> {
     closer.close()
   })
   await app.listen({ host: '0.0.0.0', port: config.PORT })
-  app.log.info({ address: app.server.address(), environment: config.ENVIRONMENT }, 'bound')
+  app.log.info({ address: app.server.address(), environment: config.ENVIRONMENT, compileCache }, 'bound')
 }
 
 function startPrimary (config: Config): void {

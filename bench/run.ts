@@ -6,7 +6,7 @@
 // a sustained run, p99 at 1k vs 100k images and boot-to-listen time; writes bench/results/.
 import { spawn } from 'node:child_process'
 import { mkdtemp, mkdir, rm, writeFile, chmod } from 'node:fs/promises'
-import { openSync, closeSync, readFileSync } from 'node:fs'
+import { openSync, closeSync } from 'node:fs'
 import { tmpdir, cpus, totalmem, hostname } from 'node:os'
 import { join } from 'node:path'
 import { startServices, createDatabase, type Services } from '../dev/services.ts'
@@ -15,7 +15,7 @@ import { loadConfig } from '../lib/config.ts'
 import { createSql } from '../lib/db.ts'
 import { migrate } from '../lib/migrate.ts'
 import { seedGallery } from '../test/helpers/seed.ts'
-import { ensureBuilt, hasTaskset, spawnProcess, spawnServer, waitForPort, ROOT, type ServerProcess } from '../test/helpers/spawn-server.ts'
+import { ensureBuilt, hasTaskset, procfileNodeArgs, spawnProcess, spawnServer, waitForPort, ROOT, type ServerProcess } from '../test/helpers/spawn-server.ts'
 import type { LoadSpec, LoadResult } from './load.ts'
 
 const argv = process.argv.slice(2)
@@ -215,13 +215,6 @@ async function prepareDatabase (services: Services, name: string, images: number
     await sql.end({ timeout: 5 })
   }
   return url
-}
-
-/** Node flags of the Procfile's web line (`web: node <flags> dist/server.js`), so the bench runs what Heroku runs. */
-function procfileNodeArgs (): string[] {
-  const web = readFileSync(join(ROOT, 'Procfile'), 'utf8').split('\n').find(l => l.startsWith('web:')) ?? ''
-  const words = web.slice(4).trim().split(/\s+/)
-  return words[0] === 'node' ? words.slice(1, -1) : []
 }
 
 async function startApi (env: Env, logFile: string, nodeArgs: string[] = procfileNodeArgs()): Promise<ServerProcess> {

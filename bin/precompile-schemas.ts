@@ -4,11 +4,19 @@
 // services: plugins connect lazily, and the app is closed before anything would. The
 // configuration is placeholders; only the schemas matter here, and no route reads config
 // while being defined in a way that changes its schema.
+//
+// It also fills the module compile cache (lib/compile-cache.ts): loading and building the app
+// here compiles what a boot compiles. The build runs it with the web line's node flags.
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { buildApp } from '../app.ts'
-import { loadConfig } from '../lib/config.ts'
-import { PRECOMPILED_FILE, SchemaRecorder } from '../lib/precompiled-schemas.ts'
+import { flushCompileCache } from 'node:module'
+import { useCompileCache } from '../lib/compile-cache.ts'
+
+const DIST = join(import.meta.dirname, '..')
+const compileCache = useCompileCache(DIST, import.meta.url)
+const { buildApp } = await import('../app.ts')
+const { loadConfig } = await import('../lib/config.ts')
+const { PRECOMPILED_FILE, SchemaRecorder, loadPrecompiled } = await import('../lib/precompiled-schemas.ts')
 
 const config = loadConfig({
   PORT: '0',
@@ -29,8 +37,10 @@ const config = loadConfig({
 const recorder = new SchemaRecorder()
 const app = await buildApp(config, { recordSchemas: recorder })
 await app.ready()
-const file = join(import.meta.dirname, '..', PRECOMPILED_FILE)
-writeFileSync(file, recorder.source())
-console.log(`precompile-schemas: ${recorder.modules.size} validators and serializers in ${PRECOMPILED_FILE}`)
+writeFileSync(join(DIST, PRECOMPILED_FILE), recorder.source())
+// Evaluated once here too, so the compile cache holds the code a boot runs from that file
+for (const factory of loadPrecompiled(DIST)?.values() ?? []) factory()
+flushCompileCache()
+console.log(`precompile-schemas: ${recorder.modules.size} validators and serializers in ${PRECOMPILED_FILE}; compile cache ${compileCache}`)
 // Not app.close(): its hooks would wait on connections that were never wanted here
 process.exit(0)

@@ -12,7 +12,7 @@
 // it runs on whatever Node npm is run with (the machines here start on Node 20).
 import { build } from 'esbuild'
 import { spawnSync } from 'node:child_process'
-import { readdirSync, rmSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -60,9 +60,13 @@ const outputs = Object.keys(result.metafile.outputs).filter(f => f.endsWith('.js
 console.log(`build: ${entryPoints.length} entry points, ${outputs.length} files in ${relative(ROOT, OUT)}/`)
 
 // Route validators and serializers compiled now rather than at every boot
-// (lib/precompiled-schemas.ts). The built code needs Node 24: with-node24 provides it when the
-// Node running this build is older.
-const precompile = spawnSync(process.execPath, [join(ROOT, 'scripts/with-node24.mjs'), join(OUT, 'bin/precompile-schemas.js')], { cwd: ROOT, stdio: 'inherit', timeout: 120_000 })
+// (lib/precompiled-schemas.ts), and the module compile cache filled (lib/compile-cache.ts),
+// with the Procfile web line's node flags: V8 only reads a cache made with the same flags.
+// The built code needs Node 24: with-node24 provides it when the Node running this build is older.
+const web = readFileSync(join(ROOT, 'Procfile'), 'utf8').split('\n').find(l => l.startsWith('web:')) ?? ''
+const words = web.slice(4).trim().split(/\s+/)
+const webFlags = words[0] === 'node' ? words.slice(1, -1) : []
+const precompile = spawnSync(process.execPath, [join(ROOT, 'scripts/with-node24.mjs'), ...webFlags, join(OUT, 'bin/precompile-schemas.js')], { cwd: ROOT, stdio: 'inherit', timeout: 120_000 })
 if (precompile.status !== 0) {
   console.error('build: precompiling route schemas failed')
   process.exit(1)

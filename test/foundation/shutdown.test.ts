@@ -9,6 +9,7 @@ import postgres from 'postgres'
 import { testEnv, getServices } from '../helpers/services.ts'
 import { spawnNode, waitForHealth, ROOT } from '../helpers/spawn.ts'
 import { freePort } from '../../dev/postgres.ts'
+import { procfileNodeArgs } from '../helpers/spawn-server.ts'
 
 const SERVER = join(ROOT, 'dist', 'server.js')
 
@@ -115,4 +116,23 @@ test('the built server binds 0.0.0.0:$PORT with keep-alive >= 90 s and a request
     server.child.kill('SIGTERM')
     await server.exited
   }
+})
+
+test('the built server, started as the Procfile web line starts it, reads the compile cache the build made', async () => {
+  const port = await freePort()
+  const env = await testEnv({ PORT: String(port), LOG_LEVEL: 'info', NODE_DEBUG_NATIVE: 'COMPILE_CACHE' })
+  const server = spawnNode([...procfileNodeArgs(), SERVER], env)
+  try {
+    await waitForHealth(port)
+  } finally {
+    server.child.kill('SIGTERM')
+    await server.exited
+  }
+  const out = server.output()
+  const bound = out.split('\n').filter(l => l.startsWith('{')).map(l => JSON.parse(l)).find(l => l.msg === 'bound')
+  assert.equal(bound?.compileCache, 'enabled')
+  // V8 keeps a cache per set of flags: made with other flags than the web line's, none is read
+  const accepted = out.match(/V8 code cache for \S+ \S+\/dist\/\S+ was accepted/g) ?? []
+  assert.ok(accepted.length >= 20, `${accepted.length} modules read from the cache:\n${out.slice(0, 3000)}`)
+  assert.doesNotMatch(out, /\/dist\/[^ ]*\.js[^\n]*(rejected|mismatch)/)
 })

@@ -31,6 +31,13 @@ export function ensureBuilt ({ force = false } = {}): void {
   execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], timeout: 180_000 })
 }
 
+/** Node flags of the Procfile's web line (`web: node <flags> dist/server.js`), to run what Heroku runs. */
+export function procfileNodeArgs (): string[] {
+  const web = readFileSync(join(ROOT, 'Procfile'), 'utf8').split('\n').find(l => l.startsWith('web:')) ?? ''
+  const words = web.slice(4).trim().split(/\s+/)
+  return words[0] === 'node' ? words.slice(1, -1) : []
+}
+
 /** Resolves once a TCP connect to 127.0.0.1:port succeeds; polls every `intervalMs`. */
 export async function waitForPort (port: number, timeoutMs = 20_000, intervalMs = 5): Promise<void> {
   const deadline = performance.now() + timeoutMs
