@@ -11,21 +11,24 @@ export const ROOT = resolve(import.meta.dirname, '../..')
 export const SERVER_JS = join(ROOT, 'dist/server.js')
 export const MIGRATE_JS = join(ROOT, 'dist/bin/migrate.js')
 
+/** A file's mtime; for a directory, that of the newest .ts or .sql file below it. */
 function newestMtime (path: string): number {
   const st = statSync(path)
-  if (!st.isDirectory()) return path.endsWith('.ts') || path.endsWith('.sql') ? st.mtimeMs : 0
+  if (!st.isDirectory()) return st.mtimeMs
   let newest = 0
-  for (const name of readdirSync(path)) newest = Math.max(newest, newestMtime(join(path, name)))
+  for (const e of readdirSync(path, { withFileTypes: true })) {
+    if (e.isDirectory() || /\.(ts|sql)$/.test(e.name)) newest = Math.max(newest, newestMtime(join(path, e.name)))
+  }
   return newest
 }
 
 /**
  * `npm run build` when dist/server.js is missing or older than its sources: app.ts, server.ts,
- * lib, plugins, routes, bin, and (the build bundles dependencies) package-lock.json and the
- * build script itself.
+ * lib, plugins, routes, bin, and (the build bundles dependencies) package-lock.json, the build
+ * script itself and the Procfile (the build fills the compile cache with its web line's flags).
  */
 export function ensureBuilt ({ force = false } = {}): void {
-  const sources = ['app.ts', 'server.ts', 'lib', 'plugins', 'routes', 'bin', 'package-lock.json', 'scripts/build.mjs'].map(p => join(ROOT, p)).filter(p => existsSync(p))
+  const sources = ['app.ts', 'server.ts', 'lib', 'plugins', 'routes', 'bin', 'package-lock.json', 'scripts/build.mjs', 'Procfile'].map(p => join(ROOT, p)).filter(p => existsSync(p))
   const newest = Math.max(...sources.map(newestMtime))
   if (!force && existsSync(SERVER_JS) && statSync(SERVER_JS).mtimeMs >= newest) return
   execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], timeout: 180_000 })
