@@ -14,6 +14,10 @@ import { dirname, join } from 'node:path'
 // /docs/<file> from that folder: swagger-ui's own public assets, nothing else.)
 const uiFiles = join(dirname(createRequire(import.meta.url).resolve('@fastify/swagger-ui')), 'static')
 
+// What a page needs beyond the API's headers: no window.opener link to other origins, no
+// Referer sent from its links
+const DOCUMENT_HEADERS = { 'cross-origin-opener-policy': 'same-origin', 'referrer-policy': 'no-referrer' }
+
 export default fp(async (fastify) => {
   await fastify.register(swagger, {
     openapi: {
@@ -43,6 +47,13 @@ export default fp(async (fastify) => {
     // swagger-ui needs its own scripts and styles; helmet's API policy would block them
     transformStaticCSP: (header) => header,
     uiConfig: { deepLinking: false },
+    // The one HTML page: the document headers the JSON API leaves out (plugins/security.ts)
+    uiHooks: {
+      onRequest: (_request, reply, done) => {
+        reply.headers(DOCUMENT_HEADERS)
+        done()
+      }
+    },
     baseDir: uiFiles,
     logo: { type: 'image/svg+xml', content: readFileSync(join(uiFiles, 'logo.svg')) }
   })

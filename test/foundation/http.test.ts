@@ -103,11 +103,17 @@ test('CORS: an allowed origin gets Access-Control-Allow-Origin, any other origin
   const ok = await app.inject({ method: 'OPTIONS', url: '/api/v1/health', headers: { origin: 'https://gallery.example', 'access-control-request-method': 'GET' } })
   assert.equal(ok.statusCode, 204)
   assert.equal(ok.headers['access-control-allow-origin'], 'https://gallery.example')
+  assert.equal(ok.headers['access-control-allow-methods'], 'GET, HEAD, POST, PATCH, DELETE')
+  assert.equal(ok.headers['access-control-allow-headers'], 'authorization, content-type, if-none-match, x-request-id')
+  assert.equal(ok.headers['access-control-max-age'], '600')
   // The preflight is answered from CORS's hook; the security headers were set before it ran
   assert.equal(ok.headers['x-content-type-options'], 'nosniff')
   assert.equal(ok.headers['content-security-policy'], "default-src 'none';frame-ancestors 'none'")
   const get = await app.inject({ url: '/health', headers: { origin: 'https://app.gallery.example' } })
   assert.equal(get.headers['access-control-allow-origin'], 'https://app.gallery.example')
+  // Browsers let the site's scripts read these from a cross-origin response
+  assert.equal(get.headers['access-control-expose-headers'], 'x-request-id, retry-after, etag, ratelimit-limit, ratelimit-remaining, ratelimit-reset')
+  assert.match(String(get.headers.vary), /\bOrigin\b/)
 
   for (const origin of ['https://evil.example', 'https://gallery.example.evil.example', 'null']) {
     const bad = await app.inject({ method: 'OPTIONS', url: '/api/v1/health', headers: { origin, 'access-control-request-method': 'GET' } })
@@ -159,6 +165,9 @@ test('with REDIS_URL the rate-limit bucket is shared by every process', async (t
   assert.equal((await a.app.inject({ url: '/test/log', headers: { 'x-forwarded-for': ip } })).statusCode, 429, 'third request across two processes is limited')
 })
 
+// Headers helmet may set, by their names
+const SECURITY_HEADERS = /^(content-security-policy|cross-origin-|origin-agent-cluster|referrer-policy|strict-transport-security|x-content-type-options|x-dns-prefetch-control|x-download-options|x-frame-options|x-permitted-cross-domain-policies|x-xss-protection)/
+
 test('security headers are set; the docs and OpenAPI document are served', async (t) => {
   const { app } = await build(t)
   const res = await app.inject('/health')
@@ -166,8 +175,10 @@ test('security headers are set; the docs and OpenAPI document are served', async
   assert.equal(res.headers['content-security-policy'], "default-src 'none';frame-ancestors 'none'")
   assert.equal(res.headers['x-frame-options'], 'DENY')
   assert.match(String(res.headers['strict-transport-security']), /^max-age=\d+/)
-  assert.equal(res.headers['referrer-policy'], 'no-referrer')
-  // Error responses carry them too; document-only headers are not sent with JSON
+  // OWASP's REST set and nothing else: document-only headers are not sent with JSON
+  assert.deepEqual(Object.keys(res.headers).filter(h => SECURITY_HEADERS.test(h)).sort(),
+    ['content-security-policy', 'strict-transport-security', 'x-content-type-options', 'x-frame-options'])
+  // Error responses carry them too
   const missing = await app.inject('/api/v1/nothing-here')
   assert.equal(missing.statusCode, 404)
   assert.equal(missing.headers['x-content-type-options'], 'nosniff')
@@ -183,6 +194,10 @@ test('security headers are set; the docs and OpenAPI document are served', async
   assert.match(docs.body, /swagger/i)
   // The docs page keeps its own policy (it runs swagger-ui's scripts), not the API's
   assert.match(String(docs.headers['content-security-policy']), /script-src 'self'/)
+  // ...and the document headers a page needs
+  assert.equal(docs.headers['referrer-policy'], 'no-referrer')
+  assert.equal(docs.headers['cross-origin-opener-policy'], 'same-origin')
+  assert.equal(docs.headers['x-content-type-options'], 'nosniff')
 })
 
 test('load shedding: a saturated event loop answers 503 + Retry-After instead of queueing', async (t) => {
@@ -226,4 +241,31 @@ test('work signals survive a request body read over a real socket (Fastify abort
     const json = await res.json() as { ok: number }
     assert.equal(json.ok, 1)
   }
+})
+
+test('the request budget: any route that waits gets it (503 when spent, its signal aborted); the liveness probe goes without', async (t) => {
+  const budgets = new Map<string, number | undefined>()
+  let aborted: unknown
+  const { app } = await build(t, { REQUEST_TIMEOUT_MS: '1000', DATABASE_STATEMENT_TIMEOUT_MS: '900' }, {
+    extend: (a) => {
+      // Added by a test after the app's own routes: it gets the budget like they do
+      a.get('/test/stuck', async (request) => {
+        await new Promise<void>(resolve => { request.signal.addEventListener('abort', () => { aborted = request.signal.reason; resolve() }) })
+        return { late: true }
+      })
+      a.addHook('onRequest', (request, _reply, done) => { budgets.set(request.url, request.routeOptions.handlerTimeout); done() })
+    }
+  })
+  const started = Date.now()
+  const stuck = await app.inject('/test/stuck')
+  assert.equal(stuck.statusCode, 503)
+  assert.equal(stuck.json().code, 'FST_ERR_HANDLER_TIMEOUT')
+  assert.ok(Date.now() - started < 5000, 'answered when the budget ran out')
+  assert.equal((aborted as { code?: string }).code, 'FST_ERR_HANDLER_TIMEOUT')
+
+  assert.equal((await app.inject('/health')).statusCode, 200)
+  await app.inject('/api/v1/me')
+  await app.inject('/api/v1/images')
+  await app.inject('/openapi.json')
+  assert.deepEqual(Object.fromEntries(budgets), { '/test/stuck': 1000, '/health': 0, '/api/v1/me': 1000, '/api/v1/images': 1000, '/openapi.json': 1000 })
 })
