@@ -6,8 +6,9 @@ import { Type } from 'typebox'
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/health', {
     // Probes must see the truth, so they are neither rate limited nor shed under load; a
-    // monitor polling every few seconds would drown the request log, so only failures log
-    config: { rateLimit: false, pressureHandler: () => undefined, logRequests: false },
+    // monitor polling every few seconds would drown the request log, so only failures log.
+    // It answers at once, so it needs no request budget (app.ts)
+    config: { rateLimit: false, pressureHandler: () => undefined, logRequests: false, requestBudget: false },
     schema: {
       tags: ['health'],
       summary: 'Liveness',
