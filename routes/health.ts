@@ -7,8 +7,11 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/health', {
     // Probes must see the truth, so they are neither rate limited nor shed under load; a
     // monitor polling every few seconds would drown the request log, so only failures log.
-    // It answers at once, so it needs no request budget (app.ts)
-    config: { rateLimit: false, pressureHandler: () => undefined, logRequests: false, requestBudget: false },
+    // It answers at once, so it needs no request budget (app.ts). Its callers are machines
+    // (uptime monitors, the platform), not scripts in a browser: no CORS headers (a status
+    // page in the browser reads /api/v1/health). Each of these is per-request work that the
+    // most-polled route would do for nothing.
+    config: { rateLimit: false, pressureHandler: () => undefined, logRequests: false, requestBudget: false, cors: false },
     schema: {
       tags: ['health'],
       summary: 'Liveness',

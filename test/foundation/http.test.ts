@@ -109,16 +109,21 @@ test('CORS: an allowed origin gets Access-Control-Allow-Origin, any other origin
   // The preflight is answered from CORS's hook; the security headers were set before it ran
   assert.equal(ok.headers['x-content-type-options'], 'nosniff')
   assert.equal(ok.headers['content-security-policy'], "default-src 'none';frame-ancestors 'none'")
-  const get = await app.inject({ url: '/health', headers: { origin: 'https://app.gallery.example' } })
+  const get = await app.inject({ url: '/api/v1/health', headers: { origin: 'https://app.gallery.example' } })
   assert.equal(get.headers['access-control-allow-origin'], 'https://app.gallery.example')
   // Browsers let the site's scripts read these from a cross-origin response
   assert.equal(get.headers['access-control-expose-headers'], 'x-request-id, retry-after, etag, ratelimit-limit, ratelimit-remaining, ratelimit-reset')
   assert.match(String(get.headers.vary), /\bOrigin\b/)
+  // The liveness probe is for machines: no CORS headers, even for an allowed origin
+  const probe = await app.inject({ url: '/health', headers: { origin: 'https://app.gallery.example' } })
+  assert.equal(probe.statusCode, 200)
+  assert.equal(probe.headers['access-control-allow-origin'], undefined)
+  assert.equal(probe.headers['x-content-type-options'], 'nosniff')
 
   for (const origin of ['https://evil.example', 'https://gallery.example.evil.example', 'null']) {
     const bad = await app.inject({ method: 'OPTIONS', url: '/api/v1/health', headers: { origin, 'access-control-request-method': 'GET' } })
     assert.equal(bad.headers['access-control-allow-origin'], undefined, origin)
-    const badGet = await app.inject({ url: '/health', headers: { origin } })
+    const badGet = await app.inject({ url: '/api/v1/health', headers: { origin } })
     assert.equal(badGet.headers['access-control-allow-origin'], undefined, origin)
   }
 })
