@@ -13,6 +13,12 @@ export function createStorage (config: Config) {
     forcePathStyle: config.S3_FORCE_PATH_STYLE,
     // Fail fast and let the caller answer 503; the SDK's default retries would outlast the request budget
     maxAttempts: 2,
+    // Image URLs are presigned GETs for browsers, which never check an S3 checksum. By default
+    // the SDK signs x-amz-checksum-mode=ENABLED into each of them (28 bytes of every URL, 24
+    // URLs a list page), asking S3 for checksums nobody reads (aws-sdk-js-v3#6994). The one
+    // GET the API reads itself, an upload's first bytes (a range), has no whole-object checksum
+    // to check. Request checksums keep the default: DeleteObjects needs one.
+    responseChecksumValidation: 'WHEN_REQUIRED',
     requestHandler: { connectionTimeout: 2000, requestTimeout: 5000 }
   })
   const bucket = config.S3_BUCKET_NAME
