@@ -10,7 +10,9 @@ declare module 'autocannon' {
     statusCodeStats?: Record<string, { count: number }>
   }
   interface Instance extends PromiseLike<Result> {
-    on: (event: 'tick', listener: (data: { counter: number, bytes: number }) => void) => Instance
+    on: ((event: 'tick', listener: (data: { counter: number, bytes: number }) => void) => Instance) &
+      /** Each response: its status, size and time in milliseconds (fractional, from hrtime). */
+      ((event: 'response', listener: (client: unknown, statusCode: number, bytes: number, responseTime: number) => void) => Instance)
   }
   function autocannon (options: Record<string, unknown>): Instance
   export default autocannon
