@@ -15,6 +15,7 @@ import { spawnSync } from 'node:child_process'
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { procfileNodeArgs } from './procfile.mjs'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const OUT = join(ROOT, 'dist')
@@ -78,10 +79,7 @@ for (const file of outputs) {
 // (lib/precompiled-schemas.ts), and the module compile cache filled (lib/compile-cache.ts),
 // with the Procfile web line's node flags: V8 only reads a cache made with the same flags.
 // The built code needs Node 24: with-node24 provides it when the Node running this build is older.
-const web = readFileSync(join(ROOT, 'Procfile'), 'utf8').split('\n').find(l => l.startsWith('web:')) ?? ''
-const words = web.slice(4).trim().split(/\s+/)
-const webFlags = words[0] === 'node' ? words.slice(1, -1) : []
-const precompile = spawnSync(process.execPath, [join(ROOT, 'scripts/with-node24.mjs'), ...webFlags, join(OUT, 'bin/precompile-schemas.js')], { cwd: ROOT, stdio: 'inherit', timeout: 120_000 })
+const precompile = spawnSync(process.execPath, [join(ROOT, 'scripts/with-node24.mjs'), ...procfileNodeArgs(ROOT), join(OUT, 'bin/precompile-schemas.js')], { cwd: ROOT, stdio: 'inherit', timeout: 120_000 })
 if (precompile.status !== 0) {
   console.error('build: precompiling route schemas failed')
   process.exit(1)

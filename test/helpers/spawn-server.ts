@@ -6,6 +6,7 @@ import { existsSync, statSync, readdirSync, readFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { join, resolve } from 'node:path'
 import { freePort } from '../../dev/postgres.ts'
+import { procfileNodeArgs as webLineFlags } from '../../scripts/procfile.mjs'
 
 export const ROOT = resolve(import.meta.dirname, '../..')
 export const SERVER_JS = join(ROOT, 'dist/server.js')
@@ -28,7 +29,7 @@ function newestMtime (path: string): number {
  * script itself and the Procfile (the build fills the compile cache with its web line's flags).
  */
 export function ensureBuilt ({ force = false } = {}): void {
-  const sources = ['app.ts', 'server.ts', 'lib', 'plugins', 'routes', 'bin', 'package-lock.json', 'scripts/build.mjs', 'Procfile'].map(p => join(ROOT, p)).filter(p => existsSync(p))
+  const sources = ['app.ts', 'server.ts', 'lib', 'plugins', 'routes', 'bin', 'package-lock.json', 'scripts/build.mjs', 'scripts/procfile.mjs', 'Procfile'].map(p => join(ROOT, p)).filter(p => existsSync(p))
   const newest = Math.max(...sources.map(newestMtime))
   if (!force && existsSync(SERVER_JS) && statSync(SERVER_JS).mtimeMs >= newest) return
   execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], timeout: 180_000 })
@@ -36,9 +37,7 @@ export function ensureBuilt ({ force = false } = {}): void {
 
 /** Node flags of the Procfile's web line (`web: node <flags> dist/server.js`), to run what Heroku runs. */
 export function procfileNodeArgs (): string[] {
-  const web = readFileSync(join(ROOT, 'Procfile'), 'utf8').split('\n').find(l => l.startsWith('web:')) ?? ''
-  const words = web.slice(4).trim().split(/\s+/)
-  return words[0] === 'node' ? words.slice(1, -1) : []
+  return webLineFlags(ROOT)
 }
 
 /** Resolves once a TCP connect to 127.0.0.1:port succeeds; polls every `intervalMs`. */
