@@ -1,6 +1,7 @@
 // Provides fastify.publicCache and fastify.servePublic: the per-process cache of public GET
-// responses, with Cache-Control, strong ETags and 304s, invalidated in every process through
-// Postgres LISTEN/NOTIFY so a writer's change is visible on all dynos within a second.
+// responses, with Cache-Control, strong ETags, 304s and a gzip copy for clients that accept it,
+// invalidated in every process through Postgres LISTEN/NOTIFY so a writer's change is visible
+// on all dynos within a second.
 // The LISTEN connection is a dedicated one (one extra connection per process, outside the pool).
 // A heartbeat NOTIFY detects a dead listener (e.g. Postgres restarted and postgres.js could not
 // re-LISTEN) and reconnects; until LISTEN is up the cache stores nothing (single flight only).
@@ -11,6 +12,7 @@ import fp from 'fastify-plugin'
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { negotiate } from '@fastify/accept-negotiator'
 import { APPLICATION_NAME, createSql, type Sql } from '../lib/db.ts'
 import { CHANGE_CHANNEL, createPublicCache, etagMatches, type PublicCacheOptions as CacheLimits } from '../lib/public-cache.ts'
 
@@ -30,6 +32,26 @@ export interface PublicCacheOptions extends Pick<CacheLimits, 'ttlMs' | 'maxEntr
   heartbeatMs?: number
   /** How often expired entries are dropped; defaults to the TTL, at most a second */
   sweepMs?: number
+}
+
+// Identity first: the library reads `*` as the first value, so `gzip;q=0, *` must not come
+// out as gzip; a bare `*` gets identity too, which is always acceptable
+const ENCODINGS = ['identity', 'gzip']
+// Clients send a handful of distinct Accept-Encoding values, so the answers are memoised; the
+// header is the client's to choose, so the memo is bounded (emptied when full)
+const acceptsGzipMemo = new Map<string, boolean>()
+const ACCEPTS_GZIP_MEMO_MAX = 64
+
+/** RFC 9110 12.5.3 through @fastify/accept-negotiator: `gzip;q=0` or `identity` alone means no. */
+export function acceptsGzip (header: string | undefined): boolean {
+  if (header === undefined || header === '') return false
+  let yes = acceptsGzipMemo.get(header)
+  if (yes === undefined) {
+    yes = negotiate(header, ENCODINGS) === 'gzip'
+    if (acceptsGzipMemo.size >= ACCEPTS_GZIP_MEMO_MAX) acceptsGzipMemo.clear()
+    acceptsGzipMemo.set(header, yes)
+  }
+  return yes
 }
 
 /** Same validated query in any parameter order: one key. */
@@ -126,11 +148,19 @@ export default fp<PublicCacheOptions>(async (fastify, opts) => {
     // The route's 200 schema filters the data once per fill, exactly as for an uncached reply.
     // Named explicitly: a refresh runs after its request has finished, maybe as a 304, and
     // reply.serialize() would pick the schema of the reply's status at that moment (null)
-    const { payload, etag } = await cache.get(key, async () => String(reply.serializeInput(await load() as Record<string, unknown>, '200')))
+    const cached = await cache.get(key, async () => String(reply.serializeInput(await load() as Record<string, unknown>, '200')))
+    const gzipped = cached.gzip !== undefined && acceptsGzip(request.headers['accept-encoding'])
+    const { payload, etag } = gzipped ? cached.gzip! : cached
     reply.header('etag', etag)
+    // Appended to CORS's Origin and identify's Authorization: the body depends on all three
+    const vary = reply.getHeader('vary')
+    reply.header('vary', vary ? `${String(vary)}, Accept-Encoding` : 'Accept-Encoding')
     // A signed-in reader gets public data but keeps the private, no-store set by the auth hook
     if (request.principal === null) reply.header('cache-control', PUBLIC_CACHE_CONTROL)
+    // Compared with the tag of the representation this request would get: a client (or a
+    // shared cache) holding the other one has different bytes, so it gets them in full
     if (etagMatches(request.headers['if-none-match'], etag)) return await reply.code(304).send()
+    if (gzipped) reply.header('content-encoding', 'gzip')
     return await reply.type('application/json; charset=utf-8').send(payload)
   })
 

@@ -3,7 +3,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import postgres from 'postgres'
+import { gunzipSync } from 'node:zlib'
 import { createPublicCache, etagMatches, notifyChanged } from '../../lib/public-cache.ts'
+import { acceptsGzip } from '../../plugins/public-cache.ts'
 import { createImageUrls } from '../../lib/image-urls.ts'
 import { S3Client } from '@aws-sdk/client-s3'
 import type { App } from '../../app.ts'
@@ -138,6 +140,41 @@ test('expired entries go on access and on sweep(), and give their bytes back', a
   assert.deepEqual([cache.size(), cache.stats().bytes], [0, 0])
 })
 
+test('a fill keeps a gzip copy of bodies of 1 KB and more, with its own ETag, counted in the byte cap', async () => {
+  const cache = createPublicCache()
+  cache.setEnabled(true)
+  const page = JSON.stringify({ items: Array.from({ length: 40 }, (_, n) => ({ n, title: `Image ${n}` })) })
+  const big = await cache.get('big', async () => page)
+  assert.ok(big.gzip !== undefined, 'a 1 KB+ body has a gzip copy')
+  assert.equal(gunzipSync(big.gzip.payload).toString(), page, 'the copy inflates to the same bytes')
+  assert.ok(big.gzip.payload.length < big.payload.length)
+  assert.match(big.gzip.etag, /^"[A-Za-z0-9_-]+-gzip"$/)
+  assert.notEqual(big.gzip.etag, big.etag)
+  assert.equal(cache.stats().bytes, big.payload.length + big.etag.length + big.gzip.payload.length + big.gzip.etag.length + 'big'.length)
+
+  const small = await cache.get('small', async () => '{"a":1}')
+  assert.equal(small.gzip, undefined, 'under 1 KB: identity only')
+
+  // Kept only when smaller: one byte gzips to ~20
+  const tiny = createPublicCache({ gzipMinBytes: 1 })
+  assert.equal((await tiny.get('k', async () => 'x')).gzip, undefined)
+  assert.notEqual((await tiny.get('k2', async () => page)).gzip, undefined)
+  const never = createPublicCache({ gzipMinBytes: Infinity })
+  assert.equal((await never.get('k', async () => page)).gzip, undefined)
+})
+
+test('Accept-Encoding: gzip only where the client accepts it (q-values, identity, *)', () => {
+  for (const header of ['gzip', 'gzip, deflate, br, zstd', 'deflate, gzip, br', 'gzip;q=0.5', 'gzip;q=1.0, identity; q=0.5, *;q=0']) {
+    assert.equal(acceptsGzip(header), true, header)
+  }
+  for (const header of [undefined, '', 'identity', 'br', 'br, zstd', 'gzip;q=0', 'gzip;q=0, *', '*;q=0', 'deflate, gzip;q=0.5, identity;q=0.9']) {
+    assert.equal(acceptsGzip(header), false, String(header))
+  }
+  // Memoised, and the memo is bounded: many distinct headers still answer right
+  for (let n = 0; n < 500; n++) assert.equal(acceptsGzip(`gzip;q=0.${n % 9 + 1}, x-${n}`), true)
+  assert.equal(acceptsGzip('gzip;q=0'), false)
+})
+
 test('If-None-Match uses weak comparison and accepts lists and *', () => {
   assert.equal(etagMatches('"abc"', '"abc"'), true)
   assert.equal(etagMatches('W/"abc"', '"abc"'), true)
@@ -200,6 +237,65 @@ test('public GETs carry Cache-Control, a strong ETag and Vary; If-None-Match giv
   assert.equal(after.statusCode, 200)
   assert.equal(after.json().title, 'second')
   assert.notEqual(after.headers.etag, before)
+})
+
+test('public GETs are gzipped for clients that accept it: same JSON, own ETag and 304, Vary: Accept-Encoding, HEAD', async (t) => {
+  const { app, services } = await buildGallery(t)
+  const sql = testDb(t, services)
+  const c = await insertCollection(sql)
+  for (let n = 0; n < 6; n++) await insertImage(sql, { collectionId: c.id, title: `image ${n}` })
+  const url = `/api/v1/images?collection=${c.slug}`
+  const gzipOk = { 'accept-encoding': 'gzip, deflate, br, zstd' }
+
+  const plain = await app.inject(url)
+  assert.equal(plain.statusCode, 200)
+  assert.equal(plain.headers['content-encoding'], undefined)
+  assert.ok(plain.rawPayload.length >= 1024, `the page is over the gzip threshold (${plain.rawPayload.length} bytes)`)
+  const zipped = await app.inject({ url, headers: gzipOk })
+  assert.equal(zipped.statusCode, 200)
+  assert.equal(zipped.headers['content-encoding'], 'gzip')
+  assert.equal(zipped.headers['content-type'], 'application/json; charset=utf-8')
+  assert.equal(Number(zipped.headers['content-length']), zipped.rawPayload.length)
+  assert.ok(zipped.rawPayload.length < plain.rawPayload.length)
+  assert.deepEqual(JSON.parse(gunzipSync(zipped.rawPayload).toString()), plain.json())
+  assert.equal(gunzipSync(zipped.rawPayload).toString(), plain.body, 'byte for byte')
+  for (const res of [plain, zipped]) {
+    assert.match(String(res.headers.vary), /(^|, )Accept-Encoding$/, 'Vary names Accept-Encoding')
+    assert.match(String(res.headers.vary), /authorization/i, 'and keeps Authorization')
+  }
+  const plainTag = String(plain.headers.etag)
+  const zippedTag = String(zipped.headers.etag)
+  assert.notEqual(zippedTag, plainTag, 'each representation has its own strong ETag')
+
+  // gzip refused explicitly: identity, and its tag
+  const refused = await app.inject({ url, headers: { 'accept-encoding': 'gzip;q=0, br' } })
+  assert.equal(refused.headers['content-encoding'], undefined)
+  assert.equal(refused.body, plain.body)
+  assert.equal(refused.headers.etag, plainTag)
+
+  // 304 only for the tag of the representation this request would get
+  const notModified = await app.inject({ url, headers: { ...gzipOk, 'if-none-match': zippedTag } })
+  assert.equal(notModified.statusCode, 304)
+  assert.equal(notModified.headers.etag, zippedTag)
+  assert.equal(notModified.headers['content-encoding'], undefined, 'no body, so no coding')
+  assert.match(String(notModified.headers.vary), /Accept-Encoding/)
+  assert.equal((await app.inject({ url, headers: { 'if-none-match': zippedTag } })).statusCode, 200, 'a gzip tag does not validate the identity body')
+  assert.equal((await app.inject({ url, headers: { ...gzipOk, 'if-none-match': plainTag } })).statusCode, 200, 'nor the other way round')
+  assert.equal((await app.inject({ url, headers: { ...gzipOk, 'if-none-match': `${plainTag}, ${zippedTag}` } })).statusCode, 304, 'a cache holding both names both')
+
+  // HEAD: the headers a GET would get, no body
+  const head = await app.inject({ method: 'HEAD', url, headers: gzipOk })
+  assert.equal(head.statusCode, 200)
+  assert.equal(head.headers['content-encoding'], 'gzip')
+  assert.equal(head.headers.etag, zippedTag)
+  assert.equal(head.body, '')
+
+  // A body under 1 KB is not worth it: identity for everyone, and still Vary
+  const small = await app.inject({ url: `/api/v1/collections/${c.slug}`, headers: gzipOk })
+  assert.equal(small.statusCode, 200)
+  assert.equal(small.headers['content-encoding'], undefined)
+  assert.equal(small.json().slug, c.slug)
+  assert.match(String(small.headers.vary), /Accept-Encoding/)
 })
 
 test('a refresh started by a conditional request (answered 304) stores the 200 body', async (t) => {
