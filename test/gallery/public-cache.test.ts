@@ -152,8 +152,15 @@ test('a fill keeps a gzip copy of bodies of 1 KB and more, with its own ETag, co
   assert.notEqual(big.gzip.etag, big.etag)
   assert.equal(cache.stats().bytes, big.payload.length + big.etag.length + big.gzip.payload.length + big.gzip.etag.length + 'big'.length)
 
+  // Each body owns exactly its bytes: not a slice of a shared 64 KB pool slab it would pin
+  assert.equal(big.payload.buffer.byteLength, big.payload.length)
+  assert.equal(big.gzip.payload.buffer.byteLength, big.gzip.payload.length)
+
   const small = await cache.get('small', async () => '{"a":1}')
   assert.equal(small.gzip, undefined, 'under 1 KB: identity only')
+  assert.equal(small.payload.buffer.byteLength, small.payload.length)
+  const text = '{"t":"\u00e4 \u20ac \u{1f5bc}"}'
+  assert.equal((await cache.get('utf8', async () => text)).payload.toString(), text, 'multi-byte text kept whole')
 
   // Kept only when smaller: one byte gzips to ~20
   const tiny = createPublicCache({ gzipMinBytes: 1 })
