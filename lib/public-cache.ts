@@ -59,7 +59,8 @@ export function strongEtag (payload: string | Buffer): string {
  * A copy that owns exactly its bytes. Buffer.from() and zlib hand out slices of Node's shared
  * 64 KB pool slabs (Buffer.poolSize is 64 KB in Node 24), and a slice kept in the cache keeps
  * its whole slab alive, with whatever short-lived buffers shared it. Measured on the built
- * server walking 300 list pages: pooled, the process grew ~8 MB more in malloc's heap.
+ * server walking 300 list pages (RSS growth): with gzip 33 MB pooled against 21 MB copied;
+ * without gzip ~22 MB against ~19 MB.
  */
 export function exactBuffer (from: string | Buffer): Buffer {
   const size = typeof from === 'string' ? Buffer.byteLength(from) : from.length
@@ -144,7 +145,7 @@ export function createPublicCache ({
       const etag = strongEtag(payload)
       let zipped: Representation | undefined
       if (payload.length >= gzipMinBytes) {
-        // On the libuv thread pool, not the event loop (~0.3 ms for a 20 KB page)
+        // On the libuv thread pool, not the event loop (~0.13 ms of CPU for a 16-20 KB page)
         const body = await gzip(payload)
         if (body.length < payload.length) {
           zipped = { payload: exactBuffer(body), etag: gzipEtag(etag) }
