@@ -9,6 +9,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { issuerOf } from '../lib/config.ts'
 import { createKeyStore } from '../lib/jwks.ts'
 import { Errors } from '../lib/errors.ts'
+import { appendVary } from '../lib/vary.ts'
 
 export interface Principal { sub: string, permissions: string[] }
 
@@ -97,8 +98,7 @@ export default fp(async (fastify) => {
   // not pay for a promise
   fastify.decorate('identify', (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
     // Appended: CORS already set Vary: Origin, and both matter to caches
-    const vary = reply.getHeader('vary')
-    reply.header('vary', vary ? `${String(vary)}, Authorization` : 'Authorization')
+    reply.header('vary', appendVary(reply.getHeader('vary'), 'Authorization'))
     if (request.headers.authorization === undefined) { done(); return }
     verify(request, reply).then(() => { done() }, done)
   })

@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { negotiate } from '@fastify/accept-negotiator'
 import { APPLICATION_NAME, createSql, type Sql } from '../lib/db.ts'
+import { appendVary } from '../lib/vary.ts'
 import { CHANGE_CHANNEL, createPublicCache, etagMatches, type PublicCacheOptions as CacheLimits } from '../lib/public-cache.ts'
 
 declare module 'fastify' {
@@ -149,12 +150,11 @@ export default fp<PublicCacheOptions>(async (fastify, opts) => {
     // Named explicitly: a refresh runs after its request has finished, maybe as a 304, and
     // reply.serialize() would pick the schema of the reply's status at that moment (null)
     const cached = await cache.get(key, async () => String(reply.serializeInput(await load() as Record<string, unknown>, '200')))
-    const gzipped = cached.gzip !== undefined && acceptsGzip(request.headers['accept-encoding'])
-    const { payload, etag } = gzipped ? cached.gzip! : cached
+    const { payload, etag } = cached.gzip !== undefined && acceptsGzip(request.headers['accept-encoding']) ? cached.gzip : cached
+    const gzipped = payload !== cached.payload
     reply.header('etag', etag)
     // Appended to CORS's Origin and identify's Authorization: the body depends on all three
-    const vary = reply.getHeader('vary')
-    reply.header('vary', vary ? `${String(vary)}, Accept-Encoding` : 'Accept-Encoding')
+    reply.header('vary', appendVary(reply.getHeader('vary'), 'Accept-Encoding'))
     // A signed-in reader gets public data but keeps the private, no-store set by the auth hook
     if (request.principal === null) reply.header('cache-control', PUBLIC_CACHE_CONTROL)
     // Compared with the tag of the representation this request would get: a client (or a
