@@ -42,7 +42,21 @@ export function loggerOptions (config: Config): FastifyServerOptions['logger'] {
   }
 }
 
-const logStream = pino.destination({ dest: 1, sync: false })
+// SonicBoom (pino.destination) in buffer mode, fed encoded lines. In its default utf8 mode each
+// write measures the whole batch pending behind the write in flight again (Buffer.byteLength of
+// the concatenated string), so a batch of n lines costs ~n²/2 line lengths. Buffer mode keeps
+// the lengths as numbers and concatenates once per write; pino writes strings, so each line is
+// encoded here, once. Measured with callgrind on the built server, a cached list request took
+// ~200k instructions outside GC before and ~186-191k after (two runs each).
+export function createLogStream (fd: number) {
+  const destination = pino.destination({ dest: fd, sync: false, contentMode: 'buffer' })
+  return {
+    write: (line: string) => destination.write(Buffer.from(line) as unknown as string),
+    flush: (cb?: (err?: Error) => void) => { destination.flush(cb) },
+    flushSync: () => { destination.flushSync() }
+  }
+}
+const logStream = createLogStream(1)
 process.once('exit', () => { try { logStream.flushSync() } catch {} })
 
 // One log line per request, at completion, instead of Fastify's two (Heroku's router logs
