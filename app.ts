@@ -112,6 +112,25 @@ export async function buildApp (config: Config, options: AppOptions = {}) {
     if (route.config?.requestBudget !== false) route.handlerTimeout ??= config.REQUEST_TIMEOUT_MS
   })
 
+  // Fastify arms the budget's timer per request and clears it when the reply is sent. Node keeps
+  // one timer list per duration, and when the last referenced timer of a list is cleared it
+  // deletes the list (a delete on a dictionary-mode object), takes it out of its priority queue
+  // and unrefs the loop's timer handle; the next request builds all of that again. A cached
+  // reply arms and clears its timer within one turn of the loop, so every such request paid
+  // for the whole cycle. One timer of the same duration, alive from ready to close, keeps the
+  // list and the handle referenced, so a request's timer is a linked-list append and unlink.
+  // Measured on the built server, a cached list request: ~188k -> ~161k instructions outside GC
+  // (callgrind); in CPU time per request on this VM a smaller gain, 1-2 % (interleaved A/B).
+  let budgetListKeeper: NodeJS.Timeout | undefined
+  app.addHook('onReady', (done) => {
+    budgetListKeeper = setInterval(() => {}, config.REQUEST_TIMEOUT_MS)
+    done()
+  })
+  app.addHook('onClose', (_instance, done) => {
+    clearInterval(budgetListKeeper)
+    done()
+  })
+
   // Two validators: query strings, params and headers arrive as text and are coerced
   // ("?limit=10" is a number); JSON bodies are typed already and are not ("published":"false"
   // is a 400, not false). Unknown properties are a 400 everywhere, never silently dropped

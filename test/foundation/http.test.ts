@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { Writable } from 'node:stream'
 import { build } from '../helpers/build.ts'
 import { loggerOptions, type App } from '../../app.ts'
-import { testConfig } from '../helpers/services.ts'
+import { testConfig, testEnv } from '../helpers/services.ts'
 import { connect, type AddressInfo } from 'node:net'
 import { spawn } from 'node:child_process'
 import { freePort } from '../../dev/postgres.ts'
@@ -273,4 +273,27 @@ test('the request budget: any route that waits gets it (503 when spent, its sign
   await app.inject('/api/v1/images')
   await app.inject('/openapi.json')
   assert.deepEqual(Object.fromEntries(budgets), { '/test/stuck': 1000, '/health': 0, '/api/v1/me': 1000, '/api/v1/images': 1000, '/openapi.json': 1000 })
+})
+
+test('the request budget\'s timer list keeper goes with app.close(): a process that builds, serves and closes the app exits by itself', async () => {
+  // Anything left referenced after close (the keeper's interval, a socket, a pool) keeps the
+  // child alive; the child never calls process.exit
+  const script = `
+    import { buildApp } from './app.ts'
+    import { loadConfig } from './lib/config.ts'
+    const app = await buildApp(loadConfig(JSON.parse(process.env.TEST_ENV)), { logger: false })
+    await app.ready()
+    const res = await app.inject('/api/v1/images')
+    await app.close()
+    console.log('closed', res.statusCode)
+  `
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: new URL('../..', import.meta.url).pathname, env: { ...process.env, TEST_ENV: JSON.stringify(await testEnv()) }, stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout.on('data', (c: Buffer) => { out += c.toString() })
+  const exited = await new Promise<number | null | 'hung'>(resolve => {
+    const timer = setTimeout(() => { child.kill('SIGKILL'); resolve('hung') }, 15_000)
+    child.once('exit', (code) => { clearTimeout(timer); resolve(code) })
+  })
+  assert.match(out, /closed 200/)
+  assert.equal(exited, 0, 'the process exits once the app is closed')
 })
