@@ -364,6 +364,13 @@ async function main (): Promise<void> {
       results.listPretenuring = await measure('GET /api/v1/images pretenuring', plain, '/api/v1/images', {}, hello)
       await plain.stop()
     }
+    // What the router's access line would cost if the app repeated it: the same first page on a
+    // process with LOG_LEVEL=debug, which logs every request (app.ts). No target
+    if (results.list) {
+      const debug = await spawnTracked(() => startApi({ ...apiEnv, LOG_LEVEL: 'debug' }, logFile))
+      results.listDebugLog = await measure('GET /api/v1/images debug log', debug, '/api/v1/images', {}, hello)
+      await debug.stop()
+    }
     await hello.stop()
 
     // p99 of the list at 1k vs 100k images: both servers up (on CPU 0; only the one under load
@@ -423,6 +430,7 @@ async function main (): Promise<void> {
     ratioRow('GET /api/v1/collections/:slug', results.collection, TARGETS.list)
     ratioRow('GET /api/v1/me (real RS256 token)', results.me, TARGETS.me)
     ratioRow('POST /api/v1/uploads (presign)', results.presign, null)
+    if (results.listDebugLog) ratioRow('GET /api/v1/images (first page) with LOG_LEVEL=debug: a log line for every request', results.listDebugLog, null)
     if (results.listPretenuring) ratioRow('GET /api/v1/images, without the Procfile\'s --no-allocation-site-pretenuring', results.listPretenuring, null)
     const sustainedRatio = first > 0 ? last / first : NaN
     rows.push({ target: `sustained ${P.sustained}s ${sustainedPath}: last/first ${P.window}s`, goal: `>= ${TARGETS.sustained}`, measured: `${round(sustainedRatio)} (${first} -> ${last} req/s${stealFirst !== undefined || stealLast !== undefined ? `; CPU steal ${stealFirst ?? '-'}% -> ${stealLast ?? '-'}%` : ''})`, met: sustainedRatio >= TARGETS.sustained })
@@ -458,7 +466,7 @@ async function main (): Promise<void> {
       `# Benchmark ${startedAt.toISOString()}${QUICK ? ' (quick mode: short rounds, not for quoting)' : ''}`,
       '',
       `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, Node ${machine.node}, PostgreSQL ${machine.postgres}; ${machine.pinned}.`,
-      `Rounds: ${P.rounds} x ${P.duration} s per route after a ${P.warmup} s warmup, medians; autocannon ${P.connections} connections, loopback, \`accept-encoding: ${CLIENT_HEADERS['accept-encoding']}\` as browsers send it; API built (dist/), LOG_LEVEL=info to a file, ${P.images} public images in 5 collections.`,
+      `Rounds: ${P.rounds} x ${P.duration} s per route after a ${P.warmup} s warmup, medians; autocannon ${P.connections} connections, loopback, \`accept-encoding: ${CLIENT_HEADERS['accept-encoding']}\` as browsers send it; API built (dist/), LOG_LEVEL=info to a file (at info the app logs failures, 4xx and slow requests; Heroku's router logs every request), ${P.images} public images in 5 collections.`,
       ...(stealSummary ? [`CPU steal (time the hypervisor gave the ${PINNED ? 'servers\' core' : 'machine\'s cores'} to other guests) over the ${steals.length} load runs: ${stealSummary}.`] : []),
       '',
       '| target | goal | measured | met |',

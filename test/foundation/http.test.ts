@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Writable } from 'node:stream'
 import { build } from '../helpers/build.ts'
-import { loggerOptions, type App } from '../../app.ts'
+import { loggerOptions, SLOW_REQUEST_MS, type App } from '../../app.ts'
 import { testConfig, testEnv } from '../helpers/services.ts'
 import { connect, type AddressInfo } from 'node:net'
 import { spawn } from 'node:child_process'
@@ -11,10 +11,10 @@ import { workSignal } from '../../lib/request-signal.ts'
 import { cancellable } from '../../lib/db.ts'
 
 // The app's own logger options (level, redaction), writing to memory
-async function captureLogs () {
+async function captureLogs (level = 'info') {
   const lines: Record<string, unknown>[] = []
   const stream = new Writable({ write (chunk: Buffer, _enc, cb) { for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l)); cb() } })
-  const options = loggerOptions(await testConfig({ LOG_LEVEL: 'info' })) as Record<string, unknown>
+  const options = loggerOptions(await testConfig({ LOG_LEVEL: level })) as Record<string, unknown>
   // The app's level and redaction, this stream instead of stdout
   return { lines, logger: { ...options, stream } }
 }
@@ -26,8 +26,8 @@ const extras = (app: App) => {
 }
 
 test('X-Request-ID: a valid one is echoed and logged on every line; invalid ones are replaced', async (t) => {
-  const { lines, logger } = await captureLogs()
-  const { app } = await build(t, { LOG_LEVEL: 'info' }, { logger, extend: extras })
+  const { lines, logger } = await captureLogs('debug')
+  const { app } = await build(t, { LOG_LEVEL: 'debug' }, { logger, extend: extras })
   const valid = 'f4d9c3a2-0b1e-4c6a-9f3d-2a7b8c9d0e1f'
   const res = await app.inject({ url: '/test/log', headers: { 'x-request-id': valid } })
   assert.equal(res.headers['x-request-id'], valid)
@@ -35,7 +35,7 @@ test('X-Request-ID: a valid one is echoed and logged on every line; invalid ones
   assert.ok(mine.some(l => l.msg === 'inside handler'), 'handler log line carries the id')
   const completed = mine.find(l => l.msg === 'request completed')
   assert.ok(completed, 'completion line carries the id')
-  assert.deepEqual([completed.method, completed.url, completed.statusCode, typeof completed.responseTime, typeof completed.ip], ['GET', '/test/log', 200, 'number', 'string'])
+  assert.deepEqual([completed.level, completed.method, completed.url, completed.statusCode, typeof completed.responseTime, typeof completed.ip], [20, 'GET', '/test/log', 200, 'number', 'string'])
 
   // The liveness probe logs only when it fails
   const before = lines.length
@@ -53,6 +53,37 @@ test('X-Request-ID: a valid one is echoed and logged on every line; invalid ones
   }
   const none = await app.inject('/health')
   assert.match(none.headers['x-request-id'] as string, /^[0-9a-f-]{36}$/)
+})
+
+test('at info the router\'s access log is not repeated: failures, 4xx and slow requests log a line, a quick success does not', async (t) => {
+  const { lines, logger } = await captureLogs('info')
+  const { app } = await build(t, { LOG_LEVEL: 'info' }, {
+    logger,
+    extend: (a) => {
+      extras(a)
+      a.get('/test/slow', async () => { await new Promise(resolve => setTimeout(resolve, SLOW_REQUEST_MS + 50)); return { ok: true } })
+    }
+  })
+  const completion = (url: string) => lines.filter(l => l.url === url && (l.msg === 'request completed' || l.msg === 'request errored'))
+
+  assert.equal((await app.inject('/test/log')).statusCode, 200)
+  assert.deepEqual(completion('/test/log'), [], 'a quick 200 writes no completion line at info')
+  assert.ok(lines.some(l => l.msg === 'inside handler' && typeof l.request_id === 'string'), 'what a handler logs is still written, with the id')
+
+  assert.equal((await app.inject('/test/nothing-here')).statusCode, 404)
+  const refused = completion('/test/nothing-here')
+  assert.equal(refused.length, 1, 'a 4xx writes one line')
+  assert.deepEqual([refused[0]!.level, refused[0]!.statusCode, typeof refused[0]!.request_id], [30, 404, 'string'])
+
+  assert.equal((await app.inject('/test/boom')).statusCode, 500)
+  const failed = completion('/test/boom')
+  assert.ok(failed.some(l => l.statusCode === 500 && typeof l.request_id === 'string'), 'a 500 writes a line')
+
+  assert.equal((await app.inject('/test/slow')).statusCode, 200)
+  const slow = completion('/test/slow')
+  assert.equal(slow.length, 1, 'a slow 200 writes one line')
+  assert.equal(slow[0]!.level, 30)
+  assert.ok((slow[0]!.responseTime as number) >= SLOW_REQUEST_MS)
 })
 
 test('the Authorization header never reaches the logs', async (t) => {
