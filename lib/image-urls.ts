@@ -22,7 +22,11 @@ export function createImageUrls ({ assetBaseUrl, client, bucket, windowMs = 3_60
   if (expiresInSeconds * 1000 <= windowMs) throw new Error('expiresInSeconds must exceed the signing window')
   const base = assetBaseUrl?.replace(/\/+$/, '')
   let window = -1
-  const urls = new Map<string, Promise<string>>()
+  // A signing in flight is shared as its promise; once signed, the entry is the URL itself, as
+  // a flat copy. The SDK builds the URL by concatenation, and a kept concatenation keeps its
+  // pieces: per entry, measured on the heap, 1211 bytes as the promise, 826 as the string the
+  // SDK returns, 655 as a copy. A full cache (10,000 keys) was ~12 MB of each process's RSS.
+  const urls = new Map<string, string | Promise<string>>()
 
   return {
     /** URL for an object key; cached per key and window. */
@@ -31,17 +35,19 @@ export function createImageUrls ({ assetBaseUrl, client, bucket, windowMs = 3_60
       const current = Math.floor(now() / windowMs)
       // A new window invalidates every URL at once; the size bound keeps memory flat in between
       if (current !== window || urls.size >= maxEntries) { urls.clear(); window = current }
-      let url = urls.get(key)
-      if (url === undefined) {
-        url = getSignedUrl(client, new GetObjectCommand({ Bucket: bucket, Key: key }), {
-          expiresIn: expiresInSeconds,
-          signingDate: new Date(current * windowMs)
-        })
-        // A failed signature must not stay cached
-        url.catch(() => { if (urls.get(key) === url) urls.delete(key) })
-        urls.set(key, url)
-      }
-      return await url
+      const cached = urls.get(key)
+      if (cached !== undefined) return await cached
+      const signing = getSignedUrl(client, new GetObjectCommand({ Bucket: bucket, Key: key }), {
+        expiresIn: expiresInSeconds,
+        signingDate: new Date(current * windowMs)
+      })
+      urls.set(key, signing)
+      // Kept only if the cache was not cleared meanwhile; a failed signature is not kept at all
+      signing.then(
+        (url) => { if (urls.get(key) === signing) urls.set(key, Buffer.from(url).toString()) },
+        () => { if (urls.get(key) === signing) urls.delete(key) }
+      )
+      return await signing
     },
     size: () => urls.size
   }

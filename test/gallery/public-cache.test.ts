@@ -207,6 +207,24 @@ test('presigned URLs are stable within a window and change with the next one', a
   assert.notEqual(await urls.url('images/b.jpg'), next)
   client.destroy()
 
+  // Concurrent callers share one signing; the URL stays the same once it is kept as a string
+  const together = await Promise.all([urls.url('images/c.jpg'), urls.url('images/c.jpg')])
+  assert.equal(together[0], together[1])
+  await new Promise(resolve => setImmediate(resolve))
+  assert.equal(await urls.url('images/c.jpg'), together[0])
+  assert.equal(urls.size(), 3)
+
+  // A failed signing is not kept: the next call signs again
+  let attempts = 0
+  const failing = new S3Client({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9', forcePathStyle: true, credentials: async () => { attempts++; throw new Error('no credentials') } })
+  const broken = createImageUrls({ client: failing, bucket: 'b' })
+  await assert.rejects(broken.url('images/a.jpg'), /no credentials/)
+  await new Promise(resolve => setImmediate(resolve))
+  assert.equal(broken.size(), 0)
+  await assert.rejects(broken.url('images/a.jpg'), /no credentials/)
+  assert.equal(attempts, 2)
+  failing.destroy()
+
   const cdn = createImageUrls({ client, bucket: 'b', assetBaseUrl: 'https://cdn.example.com/' })
   assert.equal(await cdn.url('images/a b.jpg'), 'https://cdn.example.com/images/a%20b.jpg')
 })
