@@ -214,6 +214,15 @@ test('presigned URLs are stable within a window and change with the next one', a
   assert.equal(await urls.url('images/c.jpg'), together[0])
   assert.equal(urls.size(), 3)
 
+  // Bounded, least recently used first out
+  const small = createImageUrls({ client, bucket: 'b', now: () => now, maxEntries: 2 })
+  const a = await small.url('images/a.jpg')
+  await small.url('images/b.jpg')
+  assert.equal(await small.url('images/a.jpg'), a)
+  await small.url('images/c.jpg')
+  assert.deepEqual(small.keys(), ['images/a.jpg', 'images/c.jpg'], 'b, the least recently used, went')
+  assert.equal(small.size(), 2)
+
   // A failed signing is not kept: the next call signs again
   let attempts = 0
   const failing = new S3Client({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9', forcePathStyle: true, credentials: async () => { attempts++; throw new Error('no credentials') } })
