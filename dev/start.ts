@@ -23,7 +23,9 @@ const services = await startServices({
 
 let config
 try {
-  config = loadConfig({ ...services.env, LOG_LEVEL: 'info', RATE_LIMIT_ENABLED: 'false', ...process.env, PORT: String(port) })
+  // debug: a line for every request. At info the app leaves quick successes to Heroku's
+  // router log (app.ts), and here there is no router
+  config = loadConfig({ ...services.env, LOG_LEVEL: 'debug', RATE_LIMIT_ENABLED: 'false', ...process.env, PORT: String(port) })
 } catch (err) {
   await services.stop()
   console.error(err instanceof ConfigError ? err.message : err)
