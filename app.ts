@@ -77,19 +77,15 @@ class RequestLog extends LogController {
   override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const statusCode = reply.statusCode
     const responseTime = Math.round(reply.elapsedTime * 10) / 10
-    if (!error && statusCode < 500) {
-      const notable = statusCode >= 400 || responseTime >= SLOW_REQUEST_MS
-      // Checked before anything is built: most requests end here (Fastify's no-op logger has no isLevelEnabled)
-      if (!notable && (reply.log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.('debug') !== true) return
-      if (request.routeOptions.config.logRequests === false) return
-      const entry = { method: request.method, url: request.url, statusCode, responseTime, ip: request.ip }
-      if (notable) reply.log.info(entry, 'request completed')
-      else reply.log.debug(entry, 'request completed')
-      return
-    }
+    const failed = Boolean(error) || statusCode >= 500
+    const notable = failed || statusCode >= 400 || responseTime >= SLOW_REQUEST_MS
+    // Checked before anything is built: most requests end here (Fastify's no-op logger has no isLevelEnabled)
+    if (!notable && (reply.log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.('debug') !== true) return
+    if (!failed && request.routeOptions.config.logRequests === false) return
     const entry = { method: request.method, url: request.url, statusCode, responseTime, ip: request.ip }
     if (error) reply.log.error({ ...entry, err: error }, 'request errored')
-    else reply.log.info(entry, 'request completed')
+    else if (notable) reply.log.info(entry, 'request completed')
+    else reply.log.debug(entry, 'request completed')
   }
 }
 
