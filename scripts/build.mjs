@@ -56,7 +56,14 @@ const result = await build({
   banner: { js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);' },
   legalComments: 'external',
   logLevel: 'warning',
-  metafile: true
+  metafile: true,
+  // Prefer a package's ESM build over its CommonJS one (esbuild's platform 'node' default is
+  // main first). The AWS SDK ships both: its CJS index (@aws-sdk/client-s3/dist-cjs, 310 KB)
+  // cannot be tree-shaken, its ESM modules can. Measured: bundle 5.02 -> 4.53 MB and boot RSS
+  // after one list request 105-107 -> ~100 MB (3 runs each); source text is kept resident by
+  // V8, so bytes not bundled are bytes not held. minifyWhitespace would save ~3 MB more but
+  // makes stack-trace line numbers useless without the source map; not taken.
+  mainFields: ['module', 'main']
 })
 const outputs = Object.keys(result.metafile.outputs).filter(f => f.endsWith('.js'))
 console.log(`build: ${entryPoints.length} entry points, ${outputs.length} files in ${relative(ROOT, OUT)}/`)
