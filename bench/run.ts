@@ -6,7 +6,7 @@
 // a sustained run, p99 at 1k vs 100k images and boot-to-listen time; writes bench/results/.
 import { spawn } from 'node:child_process'
 import { mkdtemp, mkdir, rm, writeFile, chmod } from 'node:fs/promises'
-import { openSync, closeSync } from 'node:fs'
+import { openSync, closeSync, existsSync } from 'node:fs'
 import { tmpdir, cpus, totalmem, hostname } from 'node:os'
 import { join } from 'node:path'
 import { startServices, createDatabase, type Services } from '../dev/services.ts'
@@ -478,7 +478,10 @@ async function main (): Promise<void> {
     const json = { startedAt: startedAt.toISOString(), machine, settings, targets: TARGETS, rows, helloRps, results, sustained: { path: sustainedPath, first, last, ratio: sustainedRatio, perSecond: secs, stealPerSecond: stealSecs, rssMb: sustainedRss }, sustainedControl: { first: controlFirst, last: controlLast, ratio: controlRatio, perSecond: controlRun.perSecond, stealPerSecond: controlRun.stealPerSecond }, steal: steals, scale, boot: { helloMs: bootHello, apiMs: bootApi }, rss: { helloMb: helloRss, apiMb: apiRss }, missing }
     const dir = join(ROOT, 'bench/results')
     await mkdir(dir, { recursive: true })
-    const name = startedAt.toISOString().slice(0, 10) + (QUICK ? '-quick' : '')
+    // One file per day; a second run on the same day gets the start time appended
+    // instead of replacing a result the README may already quote.
+    const day = startedAt.toISOString().slice(0, 10) + (QUICK ? '-quick' : '')
+    const name = QUICK || !existsSync(join(dir, `${day}.json`)) ? day : `${day}-${startedAt.toISOString().slice(11, 16).replace(':', '')}`
     await writeFile(join(dir, `${name}.json`), JSON.stringify(json, null, 2) + '\n')
     await writeFile(join(dir, `${name}.md`), md)
     console.log(md)
