@@ -6,10 +6,11 @@
 // lost LISTEN connection can only make data stale for that long.
 import { createHash } from 'node:crypto'
 import { promisify } from 'node:util'
-import { gzip as gzipCallback } from 'node:zlib'
+import { gunzip as gunzipCallback, gzip as gzipCallback } from 'node:zlib'
 import type postgres from 'postgres'
 
 const gzip = promisify(gzipCallback)
+const gunzip = promisify(gunzipCallback)
 
 export const CHANGE_CHANNEL = 'gallery_changed'
 
@@ -26,8 +27,16 @@ export interface Representation { payload: Buffer, etag: string }
  * router does not compress, and compressing per response (@fastify/compress) would spend the
  * CPU again on every hit; a cached page is read thousands of times, so it is gzipped once.
  * A 20 KB list page is ~3.4 KB gzipped: less to write per hit, far less for a phone to fetch.
+ *
+ * An entry with a gzip copy keeps only that copy: browsers and phone HTTP stacks all send
+ * Accept-Encoding: gzip, so the identity body is for the odd client (curl, a script), and
+ * keeping both held ~6x the bytes per page (20 KB + 3.4 KB against 3.4 KB), under a byte cap
+ * that anonymous clients can fill with forged cursors. The identity body is inflated from
+ * the copy when a client first asks for it (identity() below) and then kept with the entry.
+ * `payload` is the identity body when at hand: always for the requests that waited on the
+ * fill, and for entries without a gzip copy; `etag` is always the identity body's.
  */
-export interface CachedResponse extends Representation { gzip: Representation | undefined }
+export interface CachedResponse { payload: Buffer | undefined, etag: string, gzip: Representation | undefined }
 
 export interface PublicCacheOptions {
   ttlMs?: number
@@ -100,12 +109,15 @@ export function createPublicCache ({
 }: PublicCacheOptions = {}) {
   const entries = new Map<string, { value: CachedResponse, at: number, bytes: number }>()
   const inFlight = new Map<string, Promise<CachedResponse>>()
+  // Stored values: their keys (to account an identity body inflated later) and inflations in flight
+  const keyOf = new WeakMap<CachedResponse, string>()
+  const inflating = new WeakMap<CachedResponse, Promise<Buffer>>()
   let bytes = 0
   // Bumped by every invalidation: a fill that started before it must not store its (maybe stale) result
   let generation = 0
   // Only store entries while invalidations can reach us (LISTEN established)
   let enabled = false
-  const counters = { hits: 0, misses: 0, fills: 0, refreshes: 0, refreshErrors: 0, invalidations: 0, evictions: 0, expired: 0, tooLarge: 0 }
+  const counters = { hits: 0, misses: 0, fills: 0, refreshes: 0, refreshErrors: 0, invalidations: 0, evictions: 0, expired: 0, tooLarge: 0, inflations: 0 }
   const refreshAfterMs = ttlMs * refreshAt
 
   function remove (key: string): void {
@@ -120,18 +132,36 @@ export function createPublicCache ({
     bytes = 0
   }
 
-  function store (key: string, value: CachedResponse): void {
-    // Bytes held: both bodies, their ETags and the key
-    const size = value.payload.length + value.etag.length + (value.gzip === undefined ? 0 : value.gzip.payload.length + value.gzip.etag.length) + Buffer.byteLength(key)
-    remove(key)
-    if (size > maxEntryBytes || size > maxBytes) { counters.tooLarge++; return }
+  /** Least recently used first, until `incoming` more bytes (and one more entry, if `adding`) fit. */
+  function makeRoom (incoming: number, adding: boolean): void {
     for (const [oldest] of entries) {
-      if (entries.size < maxEntries && bytes + size <= maxBytes) break
+      if (entries.size + (adding ? 1 : 0) <= maxEntries && bytes + incoming <= maxBytes) break
       remove(oldest)
       counters.evictions++
     }
+  }
+
+  function store (key: string, value: CachedResponse): void {
+    // Bytes held: the bodies kept, their ETags and the key
+    const size = (value.payload?.length ?? 0) + value.etag.length + (value.gzip === undefined ? 0 : value.gzip.payload.length + value.gzip.etag.length) + Buffer.byteLength(key)
+    remove(key)
+    if (size > maxEntryBytes || size > maxBytes) { counters.tooLarge++; return }
+    makeRoom(size, true)
     entries.set(key, { value, at: now(), bytes: size })
+    keyOf.set(value, key)
     bytes += size
+  }
+
+  /** Keeps an inflated identity body with its entry, if the entry is still the stored one and it fits. */
+  function keepIdentity (value: CachedResponse, body: Buffer): void {
+    const key = keyOf.get(value)
+    const entry = key === undefined ? undefined : entries.get(key)
+    if (entry?.value !== value || entry.bytes + body.length > maxEntryBytes) return
+    value.payload = body
+    entry.bytes += body.length
+    bytes += body.length
+    // The entry was just read, so it is the most recently used: the oldest others go first
+    makeRoom(0, false)
   }
 
   /** One fill per key at a time (single flight); stores the result unless an invalidation came first. */
@@ -152,7 +182,9 @@ export function createPublicCache ({
         }
       }
       const value: CachedResponse = { payload, etag, gzip: zipped }
-      if (enabled && started === generation) store(key, value)
+      // Stored with the gzip copy alone when there is one; the requests waiting on this fill
+      // get the identity body at hand
+      if (enabled && started === generation) store(key, zipped === undefined ? value : { payload: undefined, etag, gzip: zipped })
       return value
     })()
     inFlight.set(key, promise)
@@ -185,6 +217,29 @@ export function createPublicCache ({
       }
       counters.misses++
       return await startFill(key, fill)
+    },
+    /**
+     * The identity body of a value from get(): at hand, or inflated from its gzip copy (once
+     * per value however many requests ask at a time, on the libuv thread pool) and then kept
+     * with its entry, counted in the byte cap.
+     */
+    async identity (value: CachedResponse): Promise<Buffer> {
+      if (value.payload !== undefined) return value.payload
+      let pending = inflating.get(value)
+      if (pending === undefined) {
+        const zipped = value.gzip
+        if (zipped === undefined) throw new Error('a cached response has neither body')
+        counters.inflations++
+        pending = gunzip(zipped.payload).then(inflated => {
+          const body = exactBuffer(inflated)
+          keepIdentity(value, body)
+          return body
+        })
+        inflating.set(value, pending)
+        const done = () => { inflating.delete(value) }
+        pending.then(done, done)
+      }
+      return await pending
     },
     /** Drops every expired entry; returns how many went. */
     sweep (): number {

@@ -150,8 +150,8 @@ export default fp<PublicCacheOptions>(async (fastify, opts) => {
     // Named explicitly: a refresh runs after its request has finished, maybe as a 304, and
     // reply.serialize() would pick the schema of the reply's status at that moment (null)
     const cached = await cache.get(key, async () => String(reply.serializeInput(await load() as Record<string, unknown>, '200')))
-    const { payload, etag } = cached.gzip !== undefined && acceptsGzip(request.headers['accept-encoding']) ? cached.gzip : cached
-    const gzipped = payload !== cached.payload
+    const zipped = cached.gzip !== undefined && acceptsGzip(request.headers['accept-encoding']) ? cached.gzip : undefined
+    const etag = zipped?.etag ?? cached.etag
     reply.header('etag', etag)
     // Appended to CORS's Origin and identify's Authorization: the body depends on all three
     reply.header('vary', appendVary(reply.getHeader('vary'), 'Accept-Encoding'))
@@ -160,8 +160,10 @@ export default fp<PublicCacheOptions>(async (fastify, opts) => {
     // Compared with the tag of the representation this request would get: a client (or a
     // shared cache) holding the other one has different bytes, so it gets them in full
     if (etagMatches(request.headers['if-none-match'], etag)) return await reply.code(304).send()
-    if (gzipped) reply.header('content-encoding', 'gzip')
-    return await reply.type('application/json; charset=utf-8').send(payload)
+    reply.type('application/json; charset=utf-8')
+    if (zipped !== undefined) return await reply.header('content-encoding', 'gzip').send(zipped.payload)
+    // Stored entries keep the gzip copy alone; the identity body is inflated on first demand
+    return await reply.send(cached.payload ?? await cache.identity(cached))
   })
 
   fastify.addHook('onReady', async () => {

@@ -4,12 +4,18 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import postgres from 'postgres'
 import { gunzipSync } from 'node:zlib'
-import { createPublicCache, etagMatches, notifyChanged } from '../../lib/public-cache.ts'
+import { createPublicCache, etagMatches, notifyChanged, type CachedResponse } from '../../lib/public-cache.ts'
 import { acceptsGzip } from '../../plugins/public-cache.ts'
 import { createImageUrls } from '../../lib/image-urls.ts'
 import { S3Client } from '@aws-sdk/client-s3'
 import type { App } from '../../app.ts'
 import { buildGallery, insertCollection, insertImage, testDb, unique, until, writer } from '../helpers/gallery-fixtures.ts'
+
+/** The identity body a get() returned with (fills and bodies without a gzip copy have it at hand) */
+function text (r: CachedResponse): string {
+  assert.ok(r.payload !== undefined, 'the identity body is at hand')
+  return r.payload.toString()
+}
 
 async function listening (app: App): Promise<void> {
   await until(() => app.publicCache.enabled, 'LISTEN to be established')
@@ -25,7 +31,7 @@ test('single flight: a burst of misses runs one fill; later hits run none', asyn
   release('{"a":1}')
   const results = await Promise.all(burst)
   assert.equal(fills, 1)
-  assert.ok(results.every(r => r.payload.toString() === '{"a":1}' && r.etag === results[0]!.etag))
+  assert.ok(results.every(r => text(r) === '{"a":1}' && r.etag === results[0]!.etag))
   await cache.get('k', async () => { fills++; return 'x' })
   assert.equal(fills, 1)
 })
@@ -38,20 +44,21 @@ test('a fill that started before an invalidation is not stored; entries expire; 
   const stale = cache.get('k', async () => await new Promise<string>(resolve => { release = resolve }))
   cache.invalidate()
   release('old')
-  assert.equal((await stale).payload.toString(), 'old')
-  assert.equal((await cache.get('k', async () => 'new')).payload.toString(), 'new')
-  assert.equal((await cache.get('k', async () => 'newer')).payload.toString(), 'new')
+  assert.equal(text(await stale), 'old')
+  assert.equal(text(await cache.get('k', async () => 'new')), 'new')
+  assert.equal(text(await cache.get('k', async () => 'newer')), 'new')
   now += 5000
-  assert.equal((await cache.get('k', async () => 'after-ttl')).payload.toString(), 'after-ttl')
+  assert.equal(text(await cache.get('k', async () => 'after-ttl')), 'after-ttl')
 
   cache.setEnabled(false)
-  assert.equal((await cache.get('k', async () => 'a')).payload.toString(), 'a')
-  assert.equal((await cache.get('k', async () => 'b')).payload.toString(), 'b')
+  assert.equal(text(await cache.get('k', async () => 'a')), 'a')
+  assert.equal(text(await cache.get('k', async () => 'b')), 'b')
   assert.equal(cache.size(), 0)
 })
 
 test('the cache is bounded by bytes: many distinct keys stay under the cap, least recently used out first', async () => {
-  const cache = createPublicCache({ maxBytes: 50_000, maxEntryBytes: 20_000 })
+  // Identity bodies only, so that each entry holds its 9 KB (a run of x's gzips to ~50 bytes)
+  const cache = createPublicCache({ maxBytes: 50_000, maxEntryBytes: 20_000, gzipMinBytes: Infinity })
   cache.setEnabled(true)
   const page = (n: number) => JSON.stringify({ n, pad: 'x'.repeat(9000) })
   // Like the reviewer's forged cursors: every request a new key, every payload large
@@ -74,19 +81,19 @@ test('the cache is bounded by bytes: many distinct keys stay under the cap, leas
   // A payload over the per-entry cap is served but not stored, and evicts nothing
   const before = cache.stats()
   const big = await cache.get('big', async () => 'y'.repeat(30_000))
-  assert.equal(big.payload.length, 30_000)
+  assert.equal(text(big).length, 30_000)
   assert.equal(cache.stats().entries, before.entries)
   assert.equal(cache.stats().bytes, before.bytes)
-  assert.equal((await cache.get('big', async () => 'again')).payload.toString(), 'again')
+  assert.equal(text(await cache.get('big', async () => 'again')), 'again')
 })
 
 test('refresh ahead: a hit late in its TTL is served at once and refilled in the background; nothing is served past the TTL', async () => {
   let now = 0
   const cache = createPublicCache({ ttlMs: 5000, refreshAt: 0.8, now: () => now })
   cache.setEnabled(true)
-  assert.equal((await cache.get('k', async () => 'v1')).payload.toString(), 'v1')
+  assert.equal(text(await cache.get('k', async () => 'v1')), 'v1')
   now = 3999
-  assert.equal((await cache.get('k', async () => { throw new Error('no refill before refreshAt') })).payload.toString(), 'v1')
+  assert.equal(text(await cache.get('k', async () => { throw new Error('no refill before refreshAt') })), 'v1')
   assert.equal(cache.stats().refreshes, 0)
 
   // Late in the TTL: the reader gets v1 without waiting on the (gated) refill, and so do the
@@ -95,31 +102,31 @@ test('refresh ahead: a hit late in its TTL is served at once and refilled in the
   let release!: (v: string) => void
   let refills = 0
   const refill = async () => { refills++; return await new Promise<string>(resolve => { release = resolve }) }
-  assert.equal((await cache.get('k', refill)).payload.toString(), 'v1')
-  assert.equal((await cache.get('k', refill)).payload.toString(), 'v1')
+  assert.equal(text(await cache.get('k', refill)), 'v1')
+  assert.equal(text(await cache.get('k', refill)), 'v1')
   assert.equal(refills, 1)
   release('v2')
   await new Promise(resolve => setImmediate(resolve))
   now = 4500
-  assert.equal((await cache.get('k', async () => 'unused')).payload.toString(), 'v2', 'the refill replaced the entry')
+  assert.equal(text(await cache.get('k', async () => 'unused')), 'v2', 'the refill replaced the entry')
   assert.deepEqual([cache.stats().refreshes, cache.stats().misses], [1, 1])
 
   // A refill that fails leaves the entry to expire on time; a refill that started before an
   // invalidation is not stored
   now = 4000 + 4000
-  assert.equal((await cache.get('k', async () => { throw new Error('database down') })).payload.toString(), 'v2')
+  assert.equal(text(await cache.get('k', async () => { throw new Error('database down') })), 'v2')
   await new Promise(resolve => setImmediate(resolve))
   assert.equal(cache.stats().refreshErrors, 1)
   now = 4000 + 5000
   await assert.rejects(cache.get('k', async () => { throw new Error('database down') }), /database down/)
-  assert.equal((await cache.get('k', async () => 'v3')).payload.toString(), 'v3')
+  assert.equal(text(await cache.get('k', async () => 'v3')), 'v3')
   now += 4500
   const late = cache.get('k', async () => await new Promise<string>(resolve => { release = resolve }))
-  assert.equal((await late).payload.toString(), 'v3')
+  assert.equal(text(await late), 'v3')
   cache.invalidate()
   release('from before the change')
   await new Promise(resolve => setImmediate(resolve))
-  assert.equal((await cache.get('k', async () => 'v4')).payload.toString(), 'v4')
+  assert.equal(text(await cache.get('k', async () => 'v4')), 'v4')
 })
 
 test('expired entries go on access and on sweep(), and give their bytes back', async () => {
@@ -131,7 +138,7 @@ test('expired entries go on access and on sweep(), and give their bytes back', a
   assert.ok(cache.stats().bytes > 0)
   now += 1000
   // On access: the expired entry is refilled, not served
-  assert.equal((await cache.get('k0', async () => 'fresh')).payload.toString(), 'fresh')
+  assert.equal(text(await cache.get('k0', async () => 'fresh')), 'fresh')
   // The rest go on the sweep, without anyone asking for them again
   assert.equal(cache.sweep(), 9)
   assert.equal(cache.size(), 1)
@@ -140,27 +147,29 @@ test('expired entries go on access and on sweep(), and give their bytes back', a
   assert.deepEqual([cache.size(), cache.stats().bytes], [0, 0])
 })
 
-test('a fill keeps a gzip copy of bodies of 1 KB and more, with its own ETag, counted in the byte cap', async () => {
+test('a fill keeps a gzip copy of bodies of 1 KB and more, with its own ETag, and stores that copy alone', async () => {
   const cache = createPublicCache()
   cache.setEnabled(true)
   const page = JSON.stringify({ items: Array.from({ length: 40 }, (_, n) => ({ n, title: `Image ${n}` })) })
   const big = await cache.get('big', async () => page)
   assert.ok(big.gzip !== undefined, 'a 1 KB+ body has a gzip copy')
+  assert.equal(text(big), page, 'the request that waited on the fill has the identity body at hand')
   assert.equal(gunzipSync(big.gzip.payload).toString(), page, 'the copy inflates to the same bytes')
-  assert.ok(big.gzip.payload.length < big.payload.length)
+  assert.ok(big.gzip.payload.length < page.length)
   assert.match(big.gzip.etag, /^"[A-Za-z0-9_-]+-gzip"$/)
   assert.notEqual(big.gzip.etag, big.etag)
-  assert.equal(cache.stats().bytes, big.payload.length + big.etag.length + big.gzip.payload.length + big.gzip.etag.length + 'big'.length)
+  assert.equal(cache.stats().bytes, big.etag.length + big.gzip.payload.length + big.gzip.etag.length + 'big'.length, 'the entry holds the gzip copy, not the identity body')
 
   // Each body owns exactly its bytes: not a slice of a shared 64 KB pool slab it would pin
-  assert.equal(big.payload.buffer.byteLength, big.payload.length)
+  assert.equal(big.payload?.buffer.byteLength, page.length)
   assert.equal(big.gzip.payload.buffer.byteLength, big.gzip.payload.length)
 
   const small = await cache.get('small', async () => '{"a":1}')
   assert.equal(small.gzip, undefined, 'under 1 KB: identity only')
-  assert.equal(small.payload.buffer.byteLength, small.payload.length)
-  const text = '{"t":"\u00e4 \u20ac \u{1f5bc}"}'
-  assert.equal((await cache.get('utf8', async () => text)).payload.toString(), text, 'multi-byte text kept whole')
+  assert.equal(small.payload?.buffer.byteLength, small.payload?.length)
+  assert.equal((await cache.get('small', async () => 'unused')).payload, small.payload, 'and stored as such')
+  const multiByte = '{"t":"\u00e4 \u20ac \u{1f5bc}"}'
+  assert.equal(text(await cache.get('utf8', async () => multiByte)), multiByte, 'multi-byte text kept whole')
 
   // Kept only when smaller: one byte gzips to ~20
   const tiny = createPublicCache({ gzipMinBytes: 1 })
@@ -168,6 +177,58 @@ test('a fill keeps a gzip copy of bodies of 1 KB and more, with its own ETag, co
   assert.notEqual((await tiny.get('k2', async () => page)).gzip, undefined)
   const never = createPublicCache({ gzipMinBytes: Infinity })
   assert.equal((await never.get('k', async () => page)).gzip, undefined)
+})
+
+test('identity(): the identity body is inflated from the stored gzip copy once, kept with its entry and counted', async () => {
+  const cache = createPublicCache({ maxBytes: 64_000 })
+  cache.setEnabled(true)
+  const page = JSON.stringify({ items: Array.from({ length: 200 }, (_, n) => ({ n, title: `Image ${n}`, alt: `A photograph, number ${n * 7919}` })) })
+  await cache.get('p', async () => page)
+  const stored = cache.stats().bytes
+  const hit = await cache.get('p', async () => { throw new Error('no refill') })
+  assert.equal(hit.payload, undefined, 'a hit on a gzip entry has no identity body at hand')
+  // Concurrent identity requests: one inflation, one body
+  const bodies = await Promise.all(Array.from({ length: 20 }, async () => await cache.identity(hit)))
+  assert.ok(bodies.every(b => b === bodies[0]))
+  assert.equal(bodies[0]!.toString(), page)
+  assert.equal(bodies[0]!.buffer.byteLength, page.length, 'an exact-size buffer, not a pool slice')
+  assert.equal(cache.stats().inflations, 1)
+  assert.equal(cache.stats().bytes, stored + page.length, 'the kept identity body is counted in the byte cap')
+  // Kept: later hits have it at hand, no second inflation
+  const again = await cache.get('p', async () => { throw new Error('no refill') })
+  assert.equal(again.payload, bodies[0])
+  assert.equal(await cache.identity(again), bodies[0])
+  assert.equal(cache.stats().inflations, 1)
+
+  // A value no longer stored (invalidated) is inflated for its caller but kept nowhere
+  await cache.get('q', async () => page)
+  const old = await cache.get('q', async () => { throw new Error('no refill') })
+  cache.invalidate()
+  assert.equal((await cache.identity(old)).toString(), page)
+  assert.equal(old.payload, undefined)
+  assert.deepEqual([cache.size(), cache.stats().bytes], [0, 0])
+
+  // An identity body that would take its entry past the per-entry cap is served, not kept
+  const capped = createPublicCache({ maxEntryBytes: stored + 100 })
+  capped.setEnabled(true)
+  await capped.get('p', async () => page)
+  const gz = capped.stats().bytes
+  assert.equal(gz, stored, 'the gzip entry fits and is stored')
+  const h = await capped.get('p', async () => { throw new Error('no refill') })
+  assert.equal((await capped.identity(h)).toString(), page)
+  assert.equal(h.payload, undefined)
+  assert.equal(capped.stats().bytes, gz)
+
+  // Keeping an identity body evicts least recently used entries to stay under the byte cap
+  const tight = createPublicCache({ maxBytes: page.length + stored + 500 })
+  tight.setEnabled(true)
+  await tight.get('a', async () => page)
+  await tight.get('b', async () => page.replace('Image', 'Picture'))
+  const b = await tight.get('b', async () => { throw new Error('no refill') })
+  await tight.identity(b)
+  assert.ok(tight.stats().bytes <= page.length + stored + 500, `${tight.stats().bytes} bytes under the cap`)
+  assert.equal(tight.size(), 1, 'a, the least recently used, went')
+  assert.equal((await tight.get('b', async () => { throw new Error('no refill') })).payload, b.payload)
 })
 
 test('Accept-Encoding: gzip only where the client accepts it (q-values, identity, *)', () => {
