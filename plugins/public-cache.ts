@@ -55,11 +55,18 @@ export function acceptsGzip (header: string | undefined): boolean {
   return yes
 }
 
-/** Same validated query in any parameter order: one key. */
+/** Same validated query in any parameter order: one key. A loop, not map/join: it runs on every hit. */
 function canonical (value: unknown): string {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return JSON.stringify(value) ?? 'null'
   const obj = value as Record<string, unknown>
-  return `{${Object.keys(obj).sort().map(k => `${JSON.stringify(k)}:${canonical(obj[k])}`).join(',')}}`
+  const keys = Object.keys(obj)
+  if (keys.length > 1) keys.sort()
+  let out = '{'
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!
+    out += `${i === 0 ? '' : ','}${JSON.stringify(k)}:${canonical(obj[k])}`
+  }
+  return `${out}}`
 }
 
 export default fp<PublicCacheOptions>(async (fastify, opts) => {

@@ -3,7 +3,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { decodeCursor, encodeCursor } from '../../lib/cursor.ts'
-import { buildGallery, insertCollection, insertImage, testDb, writer } from '../helpers/gallery-fixtures.ts'
+import { buildGallery, insertCollection, insertImage, testDb, until, writer } from '../helpers/gallery-fixtures.ts'
 
 test('cursor round-trips and refuses anything the server did not make', () => {
   const c = { position: -5, id: '0b0e4a8c-4c2a-4f5e-9d55-2f4f0b5b7a11' }
@@ -13,13 +13,20 @@ test('cursor round-trips and refuses anything the server did not make', () => {
   for (const value of bad) assert.throws(() => decodeCursor(value), { statusCode: 400, message: 'Invalid cursor' }, value)
 })
 
-test('a bad cursor is a 400 in the Fastify error shape, not a 500', async (t) => {
-  const { app } = await buildGallery(t)
-  for (const url of ['/api/v1/images?cursor=%21%21', `/api/v1/images?cursor=${Buffer.from('x:y').toString('base64url')}`, `/api/v1/collections?cursor=${Buffer.from('1:zzz').toString('base64url')}`]) {
-    const res = await app.inject(url)
-    assert.equal(res.statusCode, 400, url)
-    assert.deepEqual(Object.keys(res.json()).sort(), ['code', 'error', 'message', 'statusCode'])
+test('a bad cursor is a 400 in the Fastify error shape, not a 500, for the public and for writers, every time', async (t) => {
+  const { app, services } = await buildGallery(t)
+  await until(() => app.publicCache.enabled, 'LISTEN to be established')
+  const urls = ['/api/v1/images?cursor=%21%21', `/api/v1/images?cursor=${Buffer.from('x:y').toString('base64url')}`, `/api/v1/collections?cursor=${Buffer.from('1:zzz').toString('base64url')}`, `/api/v1/images?cursor=${Buffer.from('1:00000000-0000-0000-0000-00000000000g').toString('base64url')}`]
+  // Twice each: the public path decodes the cursor when the cache fills, and a refused fill must store nothing
+  for (const headers of [{}, {}, writer(services)]) {
+    for (const url of urls) {
+      const res = await app.inject({ url, headers })
+      assert.equal(res.statusCode, 400, url)
+      assert.deepEqual(Object.keys(res.json()).sort(), ['code', 'error', 'message', 'statusCode'])
+      assert.equal(res.json().message, 'Invalid cursor', url)
+    }
   }
+  assert.equal(app.publicCache.size(), 0, 'no entry for a refused cursor')
 })
 
 test('limit defaults to 24, is capped at 100, and must be positive', async (t) => {

@@ -20,9 +20,11 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const writer = request.principal?.permissions.includes(WRITE_GALLERY) === true
-    const query = { writer, limit: request.query.limit ?? LIMIT_DEFAULT, cursor: request.query.cursor === undefined ? undefined : decodeCursor(request.query.cursor) }
-    if (writer) return await gallery.listCollections(query, workSignal(request, reply.raw))
-    return await fastify.servePublic(request, reply, async () => await gallery.listCollections(query))
+    const { limit, cursor } = request.query
+    // Decoded where a query needs it: for the public, only when the cache fills (as for images)
+    const query = () => ({ writer, limit: limit ?? LIMIT_DEFAULT, cursor: cursor === undefined ? undefined : decodeCursor(cursor) })
+    if (writer) return await gallery.listCollections(query(), workSignal(request, reply.raw))
+    return await fastify.servePublic(request, reply, async () => await gallery.listCollections(query()))
   })
 }
 
