@@ -109,8 +109,7 @@ export function createPublicCache ({
 }: PublicCacheOptions = {}) {
   const entries = new Map<string, { value: CachedResponse, at: number, bytes: number }>()
   const inFlight = new Map<string, Promise<CachedResponse>>()
-  // Stored values: their keys (to account an identity body inflated later) and inflations in flight
-  const keyOf = new WeakMap<CachedResponse, string>()
+  // Identity bodies being inflated, by the value they are for
   const inflating = new WeakMap<CachedResponse, Promise<Buffer>>()
   let bytes = 0
   // Bumped by every invalidation: a fill that started before it must not store its (maybe stale) result
@@ -148,14 +147,12 @@ export function createPublicCache ({
     if (size > maxEntryBytes || size > maxBytes) { counters.tooLarge++; return }
     makeRoom(size, true)
     entries.set(key, { value, at: now(), bytes: size })
-    keyOf.set(value, key)
     bytes += size
   }
 
   /** Keeps an inflated identity body with its entry, if the entry is still the stored one and it fits. */
-  function keepIdentity (value: CachedResponse, body: Buffer): void {
-    const key = keyOf.get(value)
-    const entry = key === undefined ? undefined : entries.get(key)
+  function keepIdentity (key: string, value: CachedResponse, body: Buffer): void {
+    const entry = entries.get(key)
     if (entry?.value !== value || entry.bytes + body.length > maxEntryBytes) return
     value.payload = body
     entry.bytes += body.length
@@ -219,11 +216,11 @@ export function createPublicCache ({
       return await startFill(key, fill)
     },
     /**
-     * The identity body of a value from get(): at hand, or inflated from its gzip copy (once
-     * per value however many requests ask at a time, on the libuv thread pool) and then kept
-     * with its entry, counted in the byte cap.
+     * The identity body of the value get(key) returned: at hand, or inflated from its gzip copy
+     * (once per value however many requests ask at a time, on the libuv thread pool) and then
+     * kept with its entry, if that is still stored under key, counted in the byte cap.
      */
-    async identity (value: CachedResponse): Promise<Buffer> {
+    async identity (key: string, value: CachedResponse): Promise<Buffer> {
       if (value.payload !== undefined) return value.payload
       let pending = inflating.get(value)
       if (pending === undefined) {
@@ -232,7 +229,7 @@ export function createPublicCache ({
         counters.inflations++
         pending = gunzip(zipped.payload).then(inflated => {
           const body = exactBuffer(inflated)
-          keepIdentity(value, body)
+          keepIdentity(key, value, body)
           return body
         })
         inflating.set(value, pending)

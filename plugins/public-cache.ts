@@ -170,7 +170,7 @@ export default fp<PublicCacheOptions>(async (fastify, opts) => {
     reply.type('application/json; charset=utf-8')
     if (zipped !== undefined) return await reply.header('content-encoding', 'gzip').send(zipped.payload)
     // Stored entries keep the gzip copy alone; the identity body is inflated on first demand
-    return await reply.send(cached.payload ?? await cache.identity(cached))
+    return await reply.send(cached.payload ?? await cache.identity(key, cached))
   })
 
   fastify.addHook('onReady', async () => {

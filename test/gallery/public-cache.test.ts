@@ -188,7 +188,7 @@ test('identity(): the identity body is inflated from the stored gzip copy once, 
   const hit = await cache.get('p', async () => { throw new Error('no refill') })
   assert.equal(hit.payload, undefined, 'a hit on a gzip entry has no identity body at hand')
   // Concurrent identity requests: one inflation, one body
-  const bodies = await Promise.all(Array.from({ length: 20 }, async () => await cache.identity(hit)))
+  const bodies = await Promise.all(Array.from({ length: 20 }, async () => await cache.identity('p', hit)))
   assert.ok(bodies.every(b => b === bodies[0]))
   assert.equal(bodies[0]!.toString(), page)
   assert.equal(bodies[0]!.buffer.byteLength, page.length, 'an exact-size buffer, not a pool slice')
@@ -197,14 +197,14 @@ test('identity(): the identity body is inflated from the stored gzip copy once, 
   // Kept: later hits have it at hand, no second inflation
   const again = await cache.get('p', async () => { throw new Error('no refill') })
   assert.equal(again.payload, bodies[0])
-  assert.equal(await cache.identity(again), bodies[0])
+  assert.equal(await cache.identity('p', again), bodies[0])
   assert.equal(cache.stats().inflations, 1)
 
   // A value no longer stored (invalidated) is inflated for its caller but kept nowhere
   await cache.get('q', async () => page)
   const old = await cache.get('q', async () => { throw new Error('no refill') })
   cache.invalidate()
-  assert.equal((await cache.identity(old)).toString(), page)
+  assert.equal((await cache.identity('q', old)).toString(), page)
   assert.equal(old.payload, undefined)
   assert.deepEqual([cache.size(), cache.stats().bytes], [0, 0])
 
@@ -215,7 +215,7 @@ test('identity(): the identity body is inflated from the stored gzip copy once, 
   const gz = capped.stats().bytes
   assert.equal(gz, stored, 'the gzip entry fits and is stored')
   const h = await capped.get('p', async () => { throw new Error('no refill') })
-  assert.equal((await capped.identity(h)).toString(), page)
+  assert.equal((await capped.identity('p', h)).toString(), page)
   assert.equal(h.payload, undefined)
   assert.equal(capped.stats().bytes, gz)
 
@@ -225,7 +225,7 @@ test('identity(): the identity body is inflated from the stored gzip copy once, 
   await tight.get('a', async () => page)
   await tight.get('b', async () => page.replace('Image', 'Picture'))
   const b = await tight.get('b', async () => { throw new Error('no refill') })
-  await tight.identity(b)
+  await tight.identity('b', b)
   assert.ok(tight.stats().bytes <= page.length + stored + 500, `${tight.stats().bytes} bytes under the cap`)
   assert.equal(tight.size(), 1, 'a, the least recently used, went')
   assert.equal((await tight.get('b', async () => { throw new Error('no refill') })).payload, b.payload)
