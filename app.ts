@@ -6,6 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { join } from 'node:path'
 import type { Config } from './lib/config.ts'
 import { genRequestId } from './lib/request-id.ts'
+import { lazyChildLogger } from './lib/request-logger.ts'
 import { Ajv } from 'ajv'
 import addFormats from 'ajv-formats'
 import { _ } from 'ajv/dist/compile/codegen/index.js'
@@ -104,6 +105,7 @@ export async function buildApp (config: Config, options: AppOptions = {}) {
     genReqId: genRequestId,
     requestIdHeader: false,
     logController: new RequestLog(),
+    childLoggerFactory: lazyChildLogger,
     bodyLimit: BODY_LIMIT,
     // Heroku's router is one hop: the client IP is the rightmost X-Forwarded-For entry
     trustProxy: (_address: string, hop: number) => hop < config.TRUST_PROXY_HOPS,
