@@ -15,6 +15,7 @@
 import buildGetJwks from 'get-jwks'
 import { createPublicKey } from 'node:crypto'
 import { Errors } from './errors.ts'
+import { getJson } from './http-get.ts'
 
 export interface KeyStoreOptions {
   issuer: string
@@ -74,9 +75,9 @@ export function createKeyStore ({ issuer, timeoutMs, refetchesPerMinute = 10, ma
   async function refreshAll (): Promise<number> {
     lastFullAttempt = Date.now()
     refreshing ??= (async () => {
-      const res = await fetch(new URL('.well-known/jwks.json', issuer), { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' })
-      if (!res.ok) throw new Error(`JWKS answered ${res.status}`)
-      const body = await res.json() as { keys?: Jwk[] }
+      const res = await getJson(new URL('.well-known/jwks.json', issuer), { signal: AbortSignal.timeout(timeoutMs) })
+      if (res.status < 200 || res.status >= 300) throw new Error(`JWKS answered ${res.status}`)
+      const body = (res.body ?? {}) as { keys?: Jwk[] }
       const next = new Map<string, string>()
       for (const jwk of body.keys ?? []) {
         if (typeof jwk.kid !== 'string' || jwk.kty !== 'RSA' || (jwk.use !== undefined && jwk.use !== 'sig')) continue

@@ -3,6 +3,7 @@
 import fp from 'fastify-plugin'
 import { createReadiness } from '../lib/readiness.ts'
 import { issuerOf } from '../lib/config.ts'
+import { getJson } from '../lib/http-get.ts'
 
 declare module 'fastify' {
   interface FastifyInstance { readiness: ReturnType<typeof createReadiness> }
@@ -15,9 +16,8 @@ export default fp(async (fastify) => {
     postgres: async () => { await sql`select 1` },
     s3: async (signal) => { await storage.headBucket(signal) },
     jwks: async (signal) => {
-      const res = await fetch(jwksUrl, { signal, redirect: 'error' })
-      await res.body?.cancel()
-      if (!res.ok) throw Object.assign(new Error('jwks'), { code: `HTTP_${res.status}` })
+      const { status } = await getJson(jwksUrl, { signal, body: false })
+      if (status < 200 || status >= 300) throw Object.assign(new Error('jwks'), { code: `HTTP_${status}` })
     }
   }, { ttlMs: 3000, timeoutMs: 2000 })
   fastify.decorate('readiness', readiness)

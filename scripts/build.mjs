@@ -30,6 +30,25 @@ function tsFiles (dir) {
 
 const entryPoints = ['server.ts', ...tsFiles('bin'), ...tsFiles('plugins'), ...tsFiles('routes')]
 
+// node:http as a CommonJS module, wherever the bundle imports it. An ES import of node:http
+// (static or dynamic) makes Node build the module's ESM namespace, which reads every export,
+// and three of them (WebSocket, CloseEvent, MessageEvent) are getters that load undici, Node's
+// fetch: a ~760 KB script and a WebAssembly HTTP parser. Bundled dependencies do it (the AWS
+// SDK's HTTP handler imports node:http for an http: endpoint, its credential chain for the
+// instance metadata service), so every process paid for undici without using it. The module
+// object itself, from process.getBuiltinModule, has the same exports without that step.
+// Measured on the built server: RSS after boot and after load in docs/benchmarks.md.
+// @see https://github.com/nodejs/node/issues/59686
+const httpAsCommonJs = {
+  name: 'node-http-as-commonjs',
+  setup (b) {
+    b.onResolve({ filter: /^(node:)?http$/ }, (args) =>
+      args.kind === 'import-statement' || args.kind === 'dynamic-import' ? { path: 'node:http', namespace: 'node-http-cjs' } : undefined)
+    b.onLoad({ filter: /.*/, namespace: 'node-http-cjs' }, () =>
+      ({ contents: 'module.exports = process.getBuiltinModule("node:http")', loader: 'js' }))
+  }
+}
+
 rmSync(OUT, { recursive: true, force: true })
 const result = await build({
   absWorkingDir: ROOT,
@@ -42,6 +61,7 @@ const result = await build({
   platform: 'node',
   target: 'node24',
   sourcemap: 'linked',
+  plugins: [httpAsCommonJs],
   // No keepNames: it wraps every function expression in a call that redefines its name, run
   // each time the expression is evaluated, per request on hot paths (/health measured ~15 %
   // slower with it). Code here never matches on a function's or class's name, which bundling

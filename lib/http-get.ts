@@ -1,0 +1,55 @@
+// GET a small JSON document (the issuer's JWKS) with node:http(s) rather than fetch().
+//
+// Why not fetch: Node's fetch is undici, loaded on first use, with its HTTP parser compiled
+// from WebAssembly. The API needs an HTTP client for two GETs of the JWKS (the key set at boot
+// and every few minutes, and the readiness check), and loading undici for them cost every web
+// process ~3 MB of RSS, idle and after load (the built server, side by side; docs/benchmarks.md).
+// node:http is loaded already (the server runs on it) and does this in a few lines: no
+// redirects (a JWKS that redirects is an error, as with fetch's redirect: 'error'), a size cap,
+// and the caller's AbortSignal for the time budget.
+// get-jwks still calls fetch for a kid the set does not hold (a key rotated in between two
+// refreshes), which is rare; that process then loads undici.
+import type { IncomingMessage } from 'node:http'
+import { get as httpsGet } from 'node:https'
+
+// Not `import ... from 'node:http'`: an ES import of node:http loads undici itself (see the
+// build script, which turns the bundled dependencies' imports of it into this same call)
+const { get: httpGet } = process.getBuiltinModule('node:http')
+
+export class HttpGetError extends Error {
+  readonly code: string
+  constructor (message: string, code: string) {
+    super(message)
+    this.code = code
+  }
+}
+
+/** The response's status; with `body`, its JSON body too (at most maxBytes). */
+export async function getJson (url: URL, { signal, maxBytes = 1_048_576, body = true }: { signal: AbortSignal, maxBytes?: number, body?: boolean }): Promise<{ status: number, body: unknown }> {
+  const get = url.protocol === 'https:' ? httpsGet : url.protocol === 'http:' ? httpGet : undefined
+  if (!get) throw new HttpGetError(`unsupported protocol ${url.protocol}`, 'ERR_UNSUPPORTED_PROTOCOL')
+  signal.throwIfAborted()
+  const res = await new Promise<IncomingMessage>((resolve, reject) => {
+    get(url, { signal, headers: { accept: 'application/json' } }, resolve).once('error', reject)
+  })
+  const status = res.statusCode ?? 0
+  if (!body || status < 200 || status >= 300) {
+    res.resume()
+    return { status, body: undefined }
+  }
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of res as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size > maxBytes) {
+      res.destroy()
+      throw new HttpGetError(`response larger than ${maxBytes} bytes`, 'ERR_RESPONSE_TOO_LARGE')
+    }
+    chunks.push(chunk)
+  }
+  try {
+    return { status, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }
+  } catch {
+    throw new HttpGetError('response is not JSON', 'ERR_INVALID_JSON')
+  }
+}
