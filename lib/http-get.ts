@@ -24,8 +24,8 @@ export class HttpGetError extends Error {
   }
 }
 
-/** The response's status; with `body`, its JSON body too (at most maxBytes). */
-export async function getJson (url: URL, { signal, maxBytes = 1_048_576, body = true }: { signal: AbortSignal, maxBytes?: number, body?: boolean }): Promise<{ status: number, body: unknown }> {
+/** The response's status, whether it is a 2xx, and with `body` a 2xx's JSON body (at most maxBytes). */
+export async function getJson (url: URL, { signal, maxBytes = 1_048_576, body = true }: { signal: AbortSignal, maxBytes?: number, body?: boolean }): Promise<{ status: number, ok: boolean, body: unknown }> {
   const get = url.protocol === 'https:' ? httpsGet : url.protocol === 'http:' ? httpGet : undefined
   if (!get) throw new HttpGetError(`unsupported protocol ${url.protocol}`, 'ERR_UNSUPPORTED_PROTOCOL')
   signal.throwIfAborted()
@@ -33,9 +33,10 @@ export async function getJson (url: URL, { signal, maxBytes = 1_048_576, body = 
     get(url, { signal, headers: { accept: 'application/json' } }, resolve).once('error', reject)
   })
   const status = res.statusCode ?? 0
-  if (!body || status < 200 || status >= 300) {
+  const ok = status >= 200 && status < 300
+  if (!body || !ok) {
     res.resume()
-    return { status, body: undefined }
+    return { status, ok, body: undefined }
   }
   const chunks: Buffer[] = []
   let size = 0
@@ -48,7 +49,7 @@ export async function getJson (url: URL, { signal, maxBytes = 1_048_576, body = 
     chunks.push(chunk)
   }
   try {
-    return { status, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }
+    return { status, ok, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }
   } catch {
     throw new HttpGetError('response is not JSON', 'ERR_INVALID_JSON')
   }

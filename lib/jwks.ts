@@ -76,7 +76,7 @@ export function createKeyStore ({ issuer, timeoutMs, refetchesPerMinute = 10, ma
     lastFullAttempt = Date.now()
     refreshing ??= (async () => {
       const res = await getJson(new URL('.well-known/jwks.json', issuer), { signal: AbortSignal.timeout(timeoutMs) })
-      if (res.status < 200 || res.status >= 300) throw new Error(`JWKS answered ${res.status}`)
+      if (!res.ok) throw new Error(`JWKS answered ${res.status}`)
       const body = (res.body ?? {}) as { keys?: Jwk[] }
       const next = new Map<string, string>()
       for (const jwk of body.keys ?? []) {

@@ -65,5 +65,3 @@ for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent
 
 export const lazyChildLogger: ChildLoggerFactory = (logger, bindings, options) =>
   new RequestLogger(logger, bindings, options)
-
-export { RequestLogger }

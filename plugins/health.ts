@@ -16,8 +16,8 @@ export default fp(async (fastify) => {
     postgres: async () => { await sql`select 1` },
     s3: async (signal) => { await storage.headBucket(signal) },
     jwks: async (signal) => {
-      const { status } = await getJson(jwksUrl, { signal, body: false })
-      if (status < 200 || status >= 300) throw Object.assign(new Error('jwks'), { code: `HTTP_${status}` })
+      const { status, ok } = await getJson(jwksUrl, { signal, body: false })
+      if (!ok) throw Object.assign(new Error('jwks'), { code: `HTTP_${status}` })
     }
   }, { ttlMs: 3000, timeoutMs: 2000 })
   fastify.decorate('readiness', readiness)

@@ -29,11 +29,11 @@ const signal = () => AbortSignal.timeout(5000)
 
 test('a 2xx JSON body is parsed; another status comes back without a body; redirects are not followed', async (t) => {
   const s = await server(t)
-  assert.deepEqual(await getJson(s.url('/ok'), { signal: signal() }), { status: 200, body: { keys: [{ kid: 'a' }] } })
-  assert.deepEqual(await getJson(s.url('/missing'), { signal: signal() }), { status: 404, body: undefined })
-  assert.deepEqual(await getJson(s.url('/moved'), { signal: signal() }), { status: 302, body: undefined })
+  assert.deepEqual(await getJson(s.url('/ok'), { signal: signal() }), { status: 200, ok: true, body: { keys: [{ kid: 'a' }] } })
+  assert.deepEqual(await getJson(s.url('/missing'), { signal: signal() }), { status: 404, ok: false, body: undefined })
+  assert.deepEqual(await getJson(s.url('/moved'), { signal: signal() }), { status: 302, ok: false, body: undefined })
   assert.deepEqual(s.hits, ['/ok', '/missing', '/moved'], 'the redirect target was never requested')
-  assert.deepEqual(await getJson(s.url('/ok'), { signal: signal(), body: false }), { status: 200, body: undefined })
+  assert.deepEqual(await getJson(s.url('/ok'), { signal: signal(), body: false }), { status: 200, ok: true, body: undefined })
 })
 
 test('an oversized or non-JSON body and an unsupported scheme are errors with a code', async (t) => {
