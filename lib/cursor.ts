@@ -13,8 +13,14 @@ export function encodeCursor ({ position, id }: Cursor): string {
   return Buffer.from(`${position}:${id}`, 'utf8').toString('base64url')
 }
 
-/** Decode a client cursor; throws a 400 for anything the server did not produce. */
-export function decodeCursor (value: string): Cursor {
+/**
+ * Decode a client cursor; throws a 400 for anything the server did not produce. No cursor (an
+ * absent query parameter) decodes to none.
+ */
+export function decodeCursor (value: string): Cursor
+export function decodeCursor (value: string | undefined): Cursor | undefined
+export function decodeCursor (value: string | undefined): Cursor | undefined {
+  if (value === undefined) return undefined
   const invalid = () => new Errors.BadRequest('Invalid cursor')
   if (!BASE64URL.test(value)) throw invalid()
   const text = Buffer.from(value, 'base64url').toString('utf8')

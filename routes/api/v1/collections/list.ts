@@ -22,7 +22,7 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
     const writer = request.principal?.permissions.includes(WRITE_GALLERY) === true
     const { limit, cursor } = request.query
     // Decoded where a query needs it: for the public, only when the cache fills (as for images)
-    const query = () => ({ writer, limit: limit ?? LIMIT_DEFAULT, cursor: cursor === undefined ? undefined : decodeCursor(cursor) })
+    const query = () => ({ writer, limit: limit ?? LIMIT_DEFAULT, cursor: decodeCursor(cursor) })
     if (writer) return await gallery.listCollections(query(), workSignal(request, reply.raw))
     return await fastify.servePublic(request, reply, async () => await gallery.listCollections(query()))
   })

@@ -30,7 +30,7 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
     const writer = request.principal?.permissions.includes(WRITE_GALLERY) === true
     // The cursor is decoded (and a forged one refused with a 400) where a query needs it: for
     // the public, only when the cache fills, since a cached page's cursor was checked by its fill
-    const query = () => ({ writer, limit: limit ?? LIMIT_DEFAULT, cursor: cursor === undefined ? undefined : decodeCursor(cursor), collection, tag, status })
+    const query = () => ({ writer, limit: limit ?? LIMIT_DEFAULT, cursor: decodeCursor(cursor), collection, tag, status })
     if (writer) return await gallery.listImages(query(), workSignal(request, reply.raw))
     return await fastify.servePublic(request, reply, async () => await gallery.listImages(query()))
   })
