@@ -1,23 +1,14 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Writable } from 'node:stream'
 import { build } from '../helpers/build.ts'
-import { loggerOptions, SLOW_REQUEST_MS, type App } from '../../app.ts'
-import { testConfig, testEnv } from '../helpers/services.ts'
+import { SLOW_REQUEST_MS, type App } from '../../app.ts'
+import { testEnv } from '../helpers/services.ts'
+import { captureLogs } from '../helpers/logs.ts'
 import { connect, type AddressInfo } from 'node:net'
 import { spawn } from 'node:child_process'
 import { freePort } from '../../dev/postgres.ts'
 import { workSignal } from '../../lib/request-signal.ts'
 import { cancellable } from '../../lib/db.ts'
-
-// The app's own logger options (level, redaction), writing to memory
-async function captureLogs (level = 'info') {
-  const lines: Record<string, unknown>[] = []
-  const stream = new Writable({ write (chunk: Buffer, _enc, cb) { for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l)); cb() } })
-  const options = loggerOptions(await testConfig({ LOG_LEVEL: level })) as Record<string, unknown>
-  // The app's level and redaction, this stream instead of stdout
-  return { lines, logger: { ...options, stream } }
-}
 
 const extras = (app: App) => {
   app.get('/test/boom', async () => { throw new Error('connect ECONNREFUSED db-internal.example:5432 password=hunter2') })

@@ -2,16 +2,13 @@
 // is what a pino child would have written (bindings, route log level).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Writable } from 'node:stream'
 import { pino, type Logger } from 'pino'
 import { lazyChildLogger } from '../../lib/request-logger.ts'
 import { build } from '../helpers/build.ts'
-import { loggerOptions } from '../../app.ts'
-import { testConfig } from '../helpers/services.ts'
+import { captureLogs, memoryStream } from '../helpers/logs.ts'
 
 function memoryLogger (level: string) {
-  const lines: Record<string, unknown>[] = []
-  const stream = new Writable({ write (chunk: Buffer, _enc, cb) { for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l)); cb() } })
+  const { lines, stream } = memoryStream()
   const logger = pino({ level, base: undefined, timestamp: false }, stream)
   let children = 0
   // Counts calls on the logger and on its children (they inherit this method), keeping `this`
@@ -54,9 +51,7 @@ test('a route\'s own log level applies, lower or higher than the app\'s', () => 
 })
 
 test('in the app: a handler\'s line carries the request id, and a route logLevel is honoured', async (t) => {
-  const lines: Record<string, unknown>[] = []
-  const stream = new Writable({ write (chunk: Buffer, _enc, cb) { for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l)); cb() } })
-  const logger = { ...(loggerOptions(await testConfig({ LOG_LEVEL: 'info' })) as Record<string, unknown>), stream }
+  const { lines, logger } = await captureLogs('info')
   const { app } = await build(t, { LOG_LEVEL: 'info' }, {
     logger,
     extend: (a) => {
