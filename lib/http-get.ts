@@ -9,12 +9,10 @@
 // and the caller's AbortSignal for the time budget.
 // get-jwks still calls fetch for a kid the set does not hold (a key rotated in between two
 // refreshes), which is rare; that process then loads undici.
-import type { IncomingMessage } from 'node:http'
+// (An ES import of node:http would load undici too; the build makes it a CommonJS one,
+// scripts/build.mjs.)
+import { get as httpGet, type IncomingMessage } from 'node:http'
 import { get as httpsGet } from 'node:https'
-
-// Not `import ... from 'node:http'`: an ES import of node:http loads undici itself (see the
-// build script, which turns the bundled dependencies' imports of it into this same call)
-const { get: httpGet } = process.getBuiltinModule('node:http')
 
 export class HttpGetError extends Error {
   readonly code: string

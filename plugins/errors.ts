@@ -1,15 +1,12 @@
 // One error shape everywhere ({ statusCode, error, message, code }), 404s included.
 // 5xx bodies never carry internals: the detail goes to the log with the request id.
 import fp from 'fastify-plugin'
+// An ES import of node:http would load undici; the build makes it a CommonJS one (scripts/build.mjs)
+import { STATUS_CODES } from 'node:http'
 import type { FastifyError } from 'fastify'
 import postgres from 'postgres'
 import { Errors } from '../lib/errors.ts'
 import { isDatabaseUnavailable } from '../lib/db.ts'
-
-// Not `import { STATUS_CODES } from 'node:http'`: an ESM import of a built-in reads every one of
-// its exports, and node:http's WebSocket/MessageEvent exports are getters that load undici,
-// ~20 ms of every boot spent on a fetch implementation nothing needs before the port is bound.
-const { STATUS_CODES } = process.getBuiltinModule('node:http')
 
 // Postgres refusing the data itself (SQLSTATE class 22 data exception: a NUL byte, bad
 // encoding, a value out of range; 23514 a CHECK constraint) is the client's bad input, not a 500.

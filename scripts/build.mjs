@@ -35,8 +35,9 @@ const entryPoints = ['server.ts', ...tsFiles('bin'), ...tsFiles('plugins'), ...t
 // and three of them (WebSocket, CloseEvent, MessageEvent) are getters that load undici, Node's
 // fetch: a ~760 KB script and a WebAssembly HTTP parser. Bundled dependencies do it (the AWS
 // SDK's HTTP handler imports node:http for an http: endpoint, its credential chain for the
-// instance metadata service), so every process paid for undici without using it. The module
-// object itself, from process.getBuiltinModule, has the same exports without that step.
+// instance metadata service), and so does our own code (plugins/errors.ts, lib/http-get.ts),
+// so every process paid for undici without using it. The module object itself, from
+// process.getBuiltinModule, has the same exports without that step.
 // Measured on the built server: RSS after boot and after load in docs/benchmarks.md.
 // @see https://github.com/nodejs/node/issues/59686
 const httpAsCommonJs = {
