@@ -17,6 +17,7 @@ import { migrate } from '../lib/migrate.ts'
 import { seedGallery } from '../test/helpers/seed.ts'
 import { ensureBuilt, hasTaskset, procfileNodeArgs, spawnProcess, spawnServer, waitForPort, ROOT, type ServerProcess } from '../test/helpers/spawn-server.ts'
 import type { LoadSpec, LoadResult } from './load.ts'
+import { recordResponse } from './replay.ts'
 
 const argv = process.argv.slice(2)
 const QUICK = argv.includes('--quick')
@@ -27,7 +28,7 @@ const PROFILE_DIR = join(tmpdir(), 'gallery-bench-profiles')
 
 const P = QUICK
   ? { warmup: 1, duration: 3, rounds: 1, sustained: 12, window: 3, connections: 50, bootRuns: 3, images: 10_000, small: 1_000, large: 100_000, subjects: 300 }
-  : { warmup: 3, duration: 10, rounds: 3, sustained: 60, window: 10, connections: 50, bootRuns: 7, images: 10_000, small: 1_000, large: 100_000, subjects: 2_000 }
+  : { warmup: 3, duration: 6, rounds: 5, sustained: 60, window: 10, connections: 50, bootRuns: 7, images: 10_000, small: 1_000, large: 100_000, subjects: 2_000 }
 
 const TARGETS = { health: 0.8, list: 0.5, me: 0.3, sustained: 0.9, p99Growth: 1.2, rssMb: 128, boot: 2 }
 const PINNED = hasTaskset()
@@ -86,6 +87,8 @@ interface Measured {
   p99Fine?: number
   /** Median over rounds of (this route's 2xx req/s / hello world's req/s in the round just before). */
   ratio?: number
+  /** Each round's ratio, in order: their spread shows how much the VM moved under the median. */
+  roundRatios?: number[]
   rounds: LoadResult[]
   helloRounds?: LoadResult[]
   /** Share of responses that were 2xx; below 0.99 part of the figure measures an error path. */
@@ -118,7 +121,7 @@ async function measure (name: string, server: ServerProcess, path: string, extra
     if (h) { helloResults.push(h); ratios.push((r.rps * okShare(r)) / h.rps) }
   }
   const m = summarise(name, server, path, results)
-  if (hello) Object.assign(m, { ratio: round(median(ratios), 3), helloRounds: helloResults })
+  if (hello) Object.assign(m, { ratio: round(median(ratios), 3), roundRatios: ratios.map(r => round(r, 3)), helloRounds: helloResults })
   log(`${name.padEnd(30)} ${String(m.rps).padStart(7)} req/s (2xx ${m.okRps})  p50 ${m.p50} ms  p99 ${m.p99} ms  ratio ${m.ratio ?? '-'}  rss ${m.rssMb} MB  ${JSON.stringify(m.statusCodes)}`)
   return m
 }
@@ -306,6 +309,18 @@ async function main (): Promise<void> {
     const missing: string[] = []
     results.hello1 = await measure('hello world', hello, '/')
     results.health = await measure('GET /health', api, '/health', {}, hello)
+    // Calibration: the same load generator against a server that does no work and replays the
+    // hello world's response, then /health's, byte for byte (bench/replay.ts). The first says
+    // how close the hello world runs to the load generator's own limit; the ratio of the two
+    // is the ceiling the load generator alone puts on /health's ratio (it parses every header)
+    const replays: ServerProcess[] = []
+    for (const [name, server, path] of [['hello', hello, '/'], ['health', api, '/health']] as const) {
+      const file = join(work, `replay-${name}.http`)
+      await writeFile(file, await recordResponse(server.port, path, CLIENT_HEADERS))
+      replays.push(await spawnTracked(() => spawnServer({ script: join(ROOT, 'bench/replay.ts'), env: { RESPONSE_FILE: file }, cpus: SERVER_CPU, stdout: 'ignore' })))
+    }
+    results.replayHealth = await measure('replayed /health response', replays[1]!, '/', {}, replays[0])
+    for (const r of replays) await r.stop()
 
     let deep: Awaited<ReturnType<typeof deepPage>>
     if (paths.has('/api/v1/images')) {
@@ -415,15 +430,23 @@ async function main (): Promise<void> {
       if (!m) { rows.push({ target: label, goal: goal === null ? '-' : `>= ${goal}x hello`, measured: 'route missing', met: goal === null ? null : false }); return }
       const r = m.ratio ?? m.okRps / helloRps
       const valid = m.ok2xx >= 0.99
+      const spread = (m.roundRatios?.length ?? 0) > 1 ? `, rounds ${round(Math.min(...m.roundRatios!), 2)}-${round(Math.max(...m.roundRatios!), 2)}` : ''
       rows.push({
         target: label,
         goal: goal === null ? '(no target)' : `>= ${goal}x hello`,
-        measured: `${round(r, 3)}x (${m.okRps} 2xx req/s, p50 ${m.p50} ms, p99 ${m.p99} ms${valid ? '' : `; ${round(100 - m.ok2xx * 100, 1)}% non-2xx: ${Object.entries(m.statusCodes).filter(([c]) => !c.startsWith('2')).map(([c, n]) => `${n} x ${c}`).join(', ')}`})`,
+        measured: `${round(r, 3)}x (${m.okRps} 2xx req/s${spread}, p50 ${m.p50} ms, p99 ${m.p99} ms${valid ? '' : `; ${round(100 - m.ok2xx * 100, 1)}% non-2xx: ${Object.entries(m.statusCodes).filter(([c]) => !c.startsWith('2')).map(([c, n]) => `${n} x ${c}`).join(', ')}`})`,
         met: goal === null ? null : valid && r >= goal
       })
     }
     rows.push({ target: 'hello world (baseline)', goal: '-', measured: `${round(helloRps, 0)} req/s`, met: null })
     ratioRow('GET /health', results.health, TARGETS.health)
+    const replayHealth = results.replayHealth
+    if (replayHealth) {
+      const replayHelloRps = median((replayHealth.helloRounds ?? []).map(r => r.rps))
+      const helloRounds = results.health?.helloRounds ?? []
+      rows.push({ target: 'calibration: a no-work server replaying the hello world\'s response (the load generator\'s own limit)', goal: '(no target)', measured: `${round(replayHelloRps, 0)} req/s; the hello world in the /health rounds just before: ${round(median(helloRounds.map(r => r.rps)), 0)} req/s`, met: null })
+      ratioRow('calibration: /health\'s response replayed vs the hello world\'s (the load generator\'s ceiling on /health\'s ratio)', replayHealth, null)
+    }
     ratioRow('GET /api/v1/images (first page)', results.list, TARGETS.list)
     ratioRow('GET /api/v1/images (deep cursor)', results.listDeep, TARGETS.list)
     if (results.listIdentity) ratioRow('GET /api/v1/images (first page), no Accept-Encoding: the 20 KB identity body', results.listIdentity, null)
@@ -466,7 +489,7 @@ async function main (): Promise<void> {
       `# Benchmark ${startedAt.toISOString()}${QUICK ? ' (quick mode: short rounds, not for quoting)' : ''}`,
       '',
       `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, Node ${machine.node}, PostgreSQL ${machine.postgres}; ${machine.pinned}.`,
-      `Rounds: ${P.rounds} x ${P.duration} s per route after a ${P.warmup} s warmup, medians; autocannon ${P.connections} connections, loopback, \`accept-encoding: ${CLIENT_HEADERS['accept-encoding']}\` as browsers send it; API built (dist/), LOG_LEVEL=info to a file (at info the app logs failures, 4xx and slow requests; Heroku's router logs every request), ${P.images} public images in 5 collections.`,
+      `Rounds: ${P.rounds} x ${P.duration} s per route after a ${P.warmup} s warmup, each right after a round of the hello world, medians (a ratio is the median of the rounds' ratios; their range in brackets); autocannon ${P.connections} connections, loopback, \`accept-encoding: ${CLIENT_HEADERS['accept-encoding']}\` as browsers send it; API built (dist/), LOG_LEVEL=info to a file (at info the app logs failures, 4xx and slow requests; Heroku's router logs every request), ${P.images} public images in 5 collections.`,
       ...(stealSummary ? [`CPU steal (time the hypervisor gave the ${PINNED ? 'servers\' core' : 'machine\'s cores'} to other guests) over the ${steals.length} load runs: ${stealSummary}.`] : []),
       '',
       '| target | goal | measured | met |',
