@@ -83,7 +83,9 @@ export default fp(async (fastify) => {
       enableDraftSpec: true
     })
   }
-}, { name: 'security', dependencies: ['config'] })
+// After request-id: its hook must come before those that can answer early (a preflight's 204,
+// a shed 503), or their responses go out without the request id
+}, { name: 'security', dependencies: ['config', 'request-id'] })
 
 /** The headers helmet sets for these options, recorded from one run of its middleware. */
 export function helmetHeaders (options: HelmetOptions): Record<string, string> {

@@ -108,6 +108,7 @@ test('errors keep Fastify\'s shape; 5xx bodies carry no internals; 404 has the s
 
   const missing = await app.inject('/api/v1/nothing-here?x=1')
   assert.equal(missing.statusCode, 404)
+  assert.match(String(missing.headers['x-request-id']), /^[0-9a-f-]{36}$/, 'a 404 carries the request id')
   assert.deepEqual(missing.json(), { statusCode: 404, error: 'Not Found', message: 'Route GET:/api/v1/nothing-here not found', code: 'GALLERY_ROUTE_NOT_FOUND' })
 })
 
@@ -131,6 +132,11 @@ test('CORS: an allowed origin gets Access-Control-Allow-Origin, any other origin
   // The preflight is answered from CORS's hook; the security headers were set before it ran
   assert.equal(ok.headers['x-content-type-options'], 'nosniff')
   assert.equal(ok.headers['content-security-policy'], "default-src 'none';frame-ancestors 'none'")
+  // ... and so was the request id: every response carries it, a preflight's 204 too
+  const preflightId = 'preflight-0123456789abcdef'
+  const echoed = await app.inject({ method: 'OPTIONS', url: '/api/v1/health', headers: { origin: 'https://gallery.example', 'access-control-request-method': 'GET', 'x-request-id': preflightId } })
+  assert.equal(echoed.statusCode, 204)
+  assert.equal(echoed.headers['x-request-id'], preflightId)
   const get = await app.inject({ url: '/api/v1/health', headers: { origin: 'https://app.gallery.example' } })
   assert.equal(get.headers['access-control-allow-origin'], 'https://app.gallery.example')
   // Browsers let the site's scripts read these from a cross-origin response
@@ -163,6 +169,7 @@ test('rate limit keys on the rightmost X-Forwarded-For entry (one trusted hop); 
   assert.ok(Number(limited.headers['retry-after']) > 0, 'retry-after set')
   assert.equal(limited.json().statusCode, 429)
   assert.equal(limited.headers['x-content-type-options'], 'nosniff', 'the 429 carries the security headers')
+  assert.match(String(limited.headers['x-request-id']), /^[0-9a-f-]{36}$/, 'the 429 carries the request id')
   const other = await hit('6.6.6.6, 198.51.100.7')
   assert.equal(other.statusCode, 200, 'another client IP has its own bucket')
   for (let i = 0; i < 5; i++) assert.equal((await hit('1.1.1.1, 203.0.113.9', '/health')).statusCode, 200)
@@ -244,6 +251,7 @@ test('load shedding: a saturated event loop answers 503 + Retry-After instead of
   assert.equal(shed.json().code, 'GALLERY_OVERLOADED')
   assert.equal(shed.headers['retry-after'], '10')
   assert.equal(shed.headers['x-content-type-options'], 'nosniff', 'the shed 503 carries the security headers')
+  assert.match(String(shed.headers['x-request-id']), /^[0-9a-f-]{36}$/, 'the shed 503 carries the request id')
   assert.equal(shed.headers['x-frame-options'], 'DENY')
   // Probes are never shed: they report the truth
   assert.equal((await app.inject('/health')).statusCode, 200)
