@@ -313,14 +313,18 @@ async function main (): Promise<void> {
     // hello world's response, then /health's, byte for byte (bench/replay.ts). The first says
     // how close the hello world runs to the load generator's own limit; the ratio of the two
     // is the ceiling the load generator alone puts on /health's ratio (it parses every header)
-    const replays: ServerProcess[] = []
-    for (const [name, server, path] of [['hello', hello, '/'], ['health', api, '/health']] as const) {
+    // Kept out of `results`: the replayed hello world's rounds are not the hello world's, and
+    // the baseline below is the median of every route's hello-world rounds
+    const replay = async (name: string, server: ServerProcess, path: string) => {
       const file = join(work, `replay-${name}.http`)
       await writeFile(file, await recordResponse(server.port, path, CLIENT_HEADERS))
-      replays.push(await spawnTracked(() => spawnServer({ script: join(ROOT, 'bench/replay.ts'), env: { RESPONSE_FILE: file }, cpus: SERVER_CPU, stdout: 'ignore' })))
+      return await spawnTracked(() => spawnServer({ script: join(ROOT, 'bench/replay.ts'), env: { RESPONSE_FILE: file }, cpus: SERVER_CPU, stdout: 'ignore' }))
     }
-    results.replayHealth = await measure('replayed /health response', replays[1]!, '/', {}, replays[0])
-    for (const r of replays) await r.stop()
+    const replayHello = await replay('hello', hello, '/')
+    const replayHealthServer = await replay('health', api, '/health')
+    const replayHealth = await measure('replayed /health response', replayHealthServer, '/', {}, replayHello)
+    await replayHello.stop()
+    await replayHealthServer.stop()
 
     let deep: Awaited<ReturnType<typeof deepPage>>
     if (paths.has('/api/v1/images')) {
@@ -440,13 +444,10 @@ async function main (): Promise<void> {
     }
     rows.push({ target: 'hello world (baseline)', goal: '-', measured: `${round(helloRps, 0)} req/s`, met: null })
     ratioRow('GET /health', results.health, TARGETS.health)
-    const replayHealth = results.replayHealth
-    if (replayHealth) {
-      const replayHelloRps = median((replayHealth.helloRounds ?? []).map(r => r.rps))
-      const helloRounds = results.health?.helloRounds ?? []
-      rows.push({ target: 'calibration: a no-work server replaying the hello world\'s response (the load generator\'s own limit)', goal: '(no target)', measured: `${round(replayHelloRps, 0)} req/s; the hello world in the /health rounds just before: ${round(median(helloRounds.map(r => r.rps)), 0)} req/s`, met: null })
-      ratioRow('calibration: /health\'s response replayed vs the hello world\'s (the load generator\'s ceiling on /health\'s ratio)', replayHealth, null)
-    }
+    const replayHelloRps = median((replayHealth.helloRounds ?? []).map(r => r.rps))
+    const healthHelloRps = median((results.health?.helloRounds ?? []).map(r => r.rps))
+    rows.push({ target: 'calibration: a no-work server replaying the hello world\'s response (the load generator\'s own limit)', goal: '(no target)', measured: `${round(replayHelloRps, 0)} req/s; the hello world in the /health rounds just before: ${round(healthHelloRps, 0)} req/s`, met: null })
+    ratioRow('calibration: /health\'s response replayed vs the hello world\'s (the load generator\'s ceiling on /health\'s ratio)', replayHealth, null)
     ratioRow('GET /api/v1/images (first page)', results.list, TARGETS.list)
     ratioRow('GET /api/v1/images (deep cursor)', results.listDeep, TARGETS.list)
     if (results.listIdentity) ratioRow('GET /api/v1/images (first page), no Accept-Encoding: the 20 KB identity body', results.listIdentity, null)
@@ -498,7 +499,7 @@ async function main (): Promise<void> {
       ...(missing.length > 0 ? ['', `Not measured (route not present in this build): ${missing.join(', ')}.`] : []),
       ''
     ].join('\n')
-    const json = { startedAt: startedAt.toISOString(), machine, settings, targets: TARGETS, rows, helloRps, results, sustained: { path: sustainedPath, first, last, ratio: sustainedRatio, perSecond: secs, stealPerSecond: stealSecs, rssMb: sustainedRss }, sustainedControl: { first: controlFirst, last: controlLast, ratio: controlRatio, perSecond: controlRun.perSecond, stealPerSecond: controlRun.stealPerSecond }, steal: steals, scale, boot: { helloMs: bootHello, apiMs: bootApi }, rss: { helloMb: helloRss, apiMb: apiRss }, missing }
+    const json = { startedAt: startedAt.toISOString(), machine, settings, targets: TARGETS, rows, helloRps, results, calibration: { replayHealth }, sustained: { path: sustainedPath, first, last, ratio: sustainedRatio, perSecond: secs, stealPerSecond: stealSecs, rssMb: sustainedRss }, sustainedControl: { first: controlFirst, last: controlLast, ratio: controlRatio, perSecond: controlRun.perSecond, stealPerSecond: controlRun.stealPerSecond }, steal: steals, scale, boot: { helloMs: bootHello, apiMs: bootApi }, rss: { helloMb: helloRss, apiMb: apiRss }, missing }
     const dir = join(ROOT, 'bench/results')
     await mkdir(dir, { recursive: true })
     // One file per day; a second run on the same day gets the start time appended
