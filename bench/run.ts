@@ -42,6 +42,8 @@ const median = (xs: number[]) => {
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
 }
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d
+/** "min-max" of the rounds' ratios, or the one round's. */
+const fmtRange = (xs: number[] = []) => xs.length > 1 ? `${round(Math.min(...xs), 2)}-${round(Math.max(...xs), 2)}` : xs.map(x => String(round(x, 2))).join('')
 const mb = (bytes: number) => round(bytes / 1_048_576, 1)
 const log = (msg: string) => console.error(`[bench] ${msg}`)
 
@@ -351,6 +353,12 @@ async function main (): Promise<void> {
 
     // Sustained: one long run on the public list (or /health when the list is missing)
     const sustainedPath = results.list ? '/api/v1/images' : '/health'
+    // The VM's speed moves by 20 % or more within seconds, so the raw last/first figure can
+    // miss on a server that did not slow down at all (or pass on one that did). Paired rounds
+    // against the hello world right before and right after the long run cancel the machine's
+    // drift: a server that decayed (a leak, a growing heap, a cache that thrashes) stays slow
+    // after the run, and its ratio to the hello world drops with it
+    const decayBefore = await measure(`${sustainedPath} before sustained`, api, sustainedPath, {}, hello)
     const sustainedRun = await load({ url: api.url + sustainedPath, duration: P.sustained, connections: P.connections })
     // Medians of the first and last P.window seconds of a per-second series (nulls: not read)
     const windows = (xs: (number | null)[]) => {
@@ -365,6 +373,7 @@ async function main (): Promise<void> {
     const stealFirst = steal.first === undefined ? undefined : round(steal.first, 1)
     const stealLast = steal.last === undefined ? undefined : round(steal.last, 1)
     log(`sustained ${sustainedPath} ${P.sustained}s: first ${P.window}s ${first} req/s, last ${P.window}s ${last} req/s, rss ${sustainedRss} MB, steal ${stealFirst ?? '-'}% -> ${stealLast ?? '-'}%`)
+    const decayAfter = await measure(`${sustainedPath} after sustained`, api, sustainedPath, {}, hello)
     await api.stop()
     // The control: the hello world under the same long run, right after. A VM whose speed
     // drifts over a minute (steal or not) shows it here too, and then the API's ratio above
@@ -434,7 +443,7 @@ async function main (): Promise<void> {
       if (!m) { rows.push({ target: label, goal: goal === null ? '-' : `>= ${goal}x hello`, measured: 'route missing', met: goal === null ? null : false }); return }
       const r = m.ratio ?? m.okRps / helloRps
       const valid = m.ok2xx >= 0.99
-      const spread = (m.roundRatios?.length ?? 0) > 1 ? `, rounds ${round(Math.min(...m.roundRatios!), 2)}-${round(Math.max(...m.roundRatios!), 2)}` : ''
+      const spread = (m.roundRatios?.length ?? 0) > 1 ? `, rounds ${fmtRange(m.roundRatios)}` : ''
       rows.push({
         target: label,
         goal: goal === null ? '(no target)' : `>= ${goal}x hello`,
@@ -458,6 +467,8 @@ async function main (): Promise<void> {
     if (results.listPretenuring) ratioRow('GET /api/v1/images, without the Procfile\'s --no-allocation-site-pretenuring', results.listPretenuring, null)
     const sustainedRatio = first > 0 ? last / first : NaN
     rows.push({ target: `sustained ${P.sustained}s ${sustainedPath}: last/first ${P.window}s`, goal: `>= ${TARGETS.sustained}`, measured: `${round(sustainedRatio)} (${first} -> ${last} req/s${stealFirst !== undefined || stealLast !== undefined ? `; CPU steal ${stealFirst ?? '-'}% -> ${stealLast ?? '-'}%` : ''})`, met: sustainedRatio >= TARGETS.sustained })
+    const [ratioBefore, ratioAfter] = [decayBefore.ratio ?? NaN, decayAfter.ratio ?? NaN]
+    rows.push({ target: `sustained: ${sustainedPath}'s ratio to hello world just before vs just after the ${P.sustained}s run (the VM's drift cancelled)`, goal: '(no target)', measured: `${round(ratioAfter / ratioBefore)} (${round(ratioBefore, 3)}x -> ${round(ratioAfter, 3)}x; rounds ${fmtRange(decayBefore.roundRatios)} -> ${fmtRange(decayAfter.roundRatios)})`, met: null })
     const controlRatio = controlFirst > 0 ? controlLast / controlFirst : NaN
     rows.push({ target: `sustained ${P.sustained}s hello world (control): last/first ${P.window}s`, goal: '(no target)', measured: `${round(controlRatio)} (${controlFirst} -> ${controlLast} req/s)`, met: null })
     for (const kind of ['first', 'deep', 'writer'] as const) {
@@ -499,7 +510,7 @@ async function main (): Promise<void> {
       ...(missing.length > 0 ? ['', `Not measured (route not present in this build): ${missing.join(', ')}.`] : []),
       ''
     ].join('\n')
-    const json = { startedAt: startedAt.toISOString(), machine, settings, targets: TARGETS, rows, helloRps, results, calibration: { replayHealth }, sustained: { path: sustainedPath, first, last, ratio: sustainedRatio, perSecond: secs, stealPerSecond: stealSecs, rssMb: sustainedRss }, sustainedControl: { first: controlFirst, last: controlLast, ratio: controlRatio, perSecond: controlRun.perSecond, stealPerSecond: controlRun.stealPerSecond }, steal: steals, scale, boot: { helloMs: bootHello, apiMs: bootApi }, rss: { helloMb: helloRss, apiMb: apiRss }, missing }
+    const json = { startedAt: startedAt.toISOString(), machine, settings, targets: TARGETS, rows, helloRps, results, calibration: { replayHealth }, sustained: { path: sustainedPath, first, last, ratio: sustainedRatio, ratioToHelloBefore: ratioBefore, ratioToHelloAfter: ratioAfter, roundRatiosBefore: decayBefore.roundRatios, roundRatiosAfter: decayAfter.roundRatios, perSecond: secs, stealPerSecond: stealSecs, rssMb: sustainedRss }, sustainedControl: { first: controlFirst, last: controlLast, ratio: controlRatio, perSecond: controlRun.perSecond, stealPerSecond: controlRun.stealPerSecond }, steal: steals, scale, boot: { helloMs: bootHello, apiMs: bootApi }, rss: { helloMb: helloRss, apiMb: apiRss }, missing }
     const dir = join(ROOT, 'bench/results')
     await mkdir(dir, { recursive: true })
     // One file per day; a second run on the same day gets the start time appended
