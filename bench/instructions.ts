@@ -61,8 +61,8 @@ export function breakdown (annotated: string, requests: number, topN = 12): Brea
     else fns.push({ fn: m[2]!, ir })
   }
   if (total === undefined || total === 0) throw new Error('no PROGRAM TOTALS in callgrind_annotate output')
-  // callgrind loses track of the stack in JIT code and charges whole-program costs to the frames
-  // above the event loop (main, node::Start, ...): those lines are not self costs
+  // For this program callgrind_annotate lists the frames above the event loop (main,
+  // node::Start, ...) with the whole window's cost, as if inclusive: not self costs, left out
   const self = fns.filter(f => f.ir < total! / 2)
   // Each function in the first category it matches
   const category = (fn: string) => COMPILE.test(fn) ? 'compile' : MAJOR_GC.test(fn) ? 'majorGc' : SAMPLER.test(fn) ? 'sampler' : 'work'

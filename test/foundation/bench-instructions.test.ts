@@ -42,7 +42,7 @@ test('breakdown splits compile, major GC and the samplers from the per-request w
   ])
 })
 
-test('breakdown keeps the whole-program frames that callgrind charges in JIT code out of the top list', () => {
+test('breakdown keeps the frames listed with the whole window\'s cost (main, the event loop) out of the top list', () => {
   const b = breakdown(annotated, 1, 2)
   assert.equal(b.top.length, 2)
   assert.ok(b.top.every(t => !/libc_start_main|SpinEventLoop/.test(t.fn)))
