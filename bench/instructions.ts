@@ -28,6 +28,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { ensureBuilt, procfileNodeArgs, waitForPort, ROOT, SERVER_JS } from '../test/helpers/spawn-server.ts'
+import { CLIENT_HEADERS, benchApiEnv } from './setup.ts'
 
 export interface Breakdown {
   /** All instructions in the window, per request. */
@@ -91,15 +92,16 @@ async function measure (opts: { server: string, script: string, nodeArgs: string
     const pid = String(child.pid)
     let seen = 0
     let non2xx = 0
-    const run = autocannon({ url: `http://127.0.0.1:${opts.port}${opts.path}`, connections: 10, amount: opts.warm + opts.windows * opts.requests + 100, timeout: 120, headers: { 'accept-encoding': 'gzip, deflate, br, zstd' } })
+    const run = autocannon({ url: `http://127.0.0.1:${opts.port}${opts.path}`, connections: 10, amount: opts.warm + opts.windows * opts.requests + 100, timeout: 120, headers: CLIENT_HEADERS })
     run.on('response', (_client, status) => {
       seen++
       const counted = seen - opts.warm
-      if (counted > 0 && counted <= opts.windows * opts.requests && (status < 200 || status > 299)) non2xx++
+      const inWindow = counted > 0 && counted <= opts.windows * opts.requests
+      if (inWindow && (status < 200 || status > 299)) non2xx++
       // Synchronous: the load generator pauses while valgrind acts on the request
-      if (seen === opts.warm) execFileSync('callgrind_control', ['--zero', pid], { stdio: 'ignore' })
+      if (counted === 0) execFileSync('callgrind_control', ['--zero', pid], { stdio: 'ignore' })
       // A dump zeroes the counters too: each file is one window
-      if (counted > 0 && counted <= opts.windows * opts.requests && counted % opts.requests === 0) execFileSync('callgrind_control', ['--dump', pid], { stdio: 'ignore' })
+      if (inWindow && counted % opts.requests === 0) execFileSync('callgrind_control', ['--dump', pid], { stdio: 'ignore' })
     })
     await run
     const prefix = `${out.slice(opts.dir.length + 1)}.${pid}.`
@@ -134,6 +136,7 @@ async function main (): Promise<void> {
     process.exit(2)
   }
   if (!argv.includes('--skip-build')) ensureBuilt({ force: true })
+  // Loaded here, not at the top: the unit test imports breakdown() without the services
   const { startServices } = await import('../dev/services.ts')
   const { freePort } = await import('../dev/postgres.ts')
   const { loadConfig } = await import('../lib/config.ts')
@@ -149,7 +152,7 @@ async function main (): Promise<void> {
     const rows: Measurement[] = []
     // The hello world as bench/run.ts runs it (no flags); the API with the Procfile's flags
     rows.push(await measure({ server: 'hello world', script: join(ROOT, 'bench/hello.ts'), nodeArgs: [], env: {}, path: '/', warm, requests, windows, dir: work, port: await freePort() }))
-    const apiEnv = { ...services.env, LOG_LEVEL: 'info', RATE_LIMIT_ENABLED: 'false', ENVIRONMENT: 'development' }
+    const apiEnv = benchApiEnv(services.env)
     for (const path of paths.length ? paths : ['/health']) {
       rows.push(await measure({ server: 'API', script: SERVER_JS, nodeArgs: procfileNodeArgs(), env: apiEnv, path, warm, requests, windows, dir: work, port: await freePort() }))
     }

@@ -18,6 +18,7 @@ import { seedGallery } from '../test/helpers/seed.ts'
 import { ensureBuilt, hasTaskset, procfileNodeArgs, spawnProcess, spawnServer, waitForPort, ROOT, type ServerProcess } from '../test/helpers/spawn-server.ts'
 import type { LoadSpec, LoadResult } from './load.ts'
 import { recordResponse } from './replay.ts'
+import { CLIENT_HEADERS, benchApiEnv } from './setup.ts'
 
 const argv = process.argv.slice(2)
 const QUICK = argv.includes('--quick')
@@ -46,11 +47,6 @@ const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d
 const fmtRange = (xs: number[] = []) => xs.length > 1 ? `${round(Math.min(...xs), 2)}-${round(Math.max(...xs), 2)}` : xs.map(x => String(round(x, 2))).join('')
 const mb = (bytes: number) => round(bytes / 1_048_576, 1)
 const log = (msg: string) => console.error(`[bench] ${msg}`)
-
-// What browsers and the apps' HTTP stacks (OkHttp, URLSession) send; every load run sends it,
-// the hello world's included (its 17-byte body goes out as it is either way). A header given
-// as '' is left out: one row measures the list for a client that sends no Accept-Encoding.
-const CLIENT_HEADERS: Record<string, string> = { 'accept-encoding': 'gzip, deflate, br, zstd' }
 
 /** CPU steal on the servers' core in every load run (warmups and hello world included). */
 const steals: { path: string, pct: number }[] = []
@@ -297,7 +293,7 @@ async function main (): Promise<void> {
     await writeFile(tokensFile, tokens.join('\n'))
     const meToken = tokens[0]!
 
-    const apiEnv: Env = { ...services.env, DATABASE_URL: db10k, LOG_LEVEL: 'info', RATE_LIMIT_ENABLED: 'false', ENVIRONMENT: 'development' }
+    const apiEnv: Env = benchApiEnv(services.env, { DATABASE_URL: db10k })
     const hello = await spawnTracked(() => spawnServer({ script: join(ROOT, 'bench/hello.ts'), env: {}, cpus: SERVER_CPU }))
     const api = await spawnTracked(() => startApi(apiEnv, logFile, PROFILE ? [...procfileNodeArgs(), '--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : procfileNodeArgs()))
 
