@@ -10,6 +10,9 @@ import { freePort } from '../../dev/postgres.ts'
 import { workSignal } from '../../lib/request-signal.ts'
 import { cancellable } from '../../lib/db.ts'
 
+// What genRequestId makes when a request brings no valid X-Request-ID: a random (version 4) UUID
+const GENERATED_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+
 const extras = (app: App) => {
   app.get('/test/boom', async () => { throw new Error('connect ECONNREFUSED db-internal.example:5432 password=hunter2') })
   app.post('/test/echo', async (request) => ({ size: JSON.stringify(request.body).length }))
@@ -40,10 +43,14 @@ test('X-Request-ID: a valid one is echoed and logged on every line; invalid ones
     const echoed = r.headers['x-request-id']
     assert.equal(typeof echoed, 'string')
     assert.notEqual(echoed, bad)
-    assert.match(echoed as string, /^[0-9a-f-]{36}$/, 'replaced by a generated UUID')
+    assert.match(echoed as string, GENERATED_ID, 'replaced by a generated UUID')
   }
   const none = await app.inject('/health')
-  assert.match(none.headers['x-request-id'] as string, /^[0-9a-f-]{36}$/)
+  assert.match(none.headers['x-request-id'] as string, GENERATED_ID)
+  // Each request its own id
+  const ids = await Promise.all(Array.from({ length: 50 }, async () => String((await app.inject('/health')).headers['x-request-id'])))
+  assert.equal(new Set(ids).size, 50)
+  assert.ok(ids.every(id => GENERATED_ID.test(id)))
 })
 
 test('at info the router\'s access log is not repeated: failures, 4xx and slow requests log a line, a quick success does not', async (t) => {
@@ -108,7 +115,7 @@ test('errors keep Fastify\'s shape; 5xx bodies carry no internals; 404 has the s
 
   const missing = await app.inject('/api/v1/nothing-here?x=1')
   assert.equal(missing.statusCode, 404)
-  assert.match(String(missing.headers['x-request-id']), /^[0-9a-f-]{36}$/, 'a 404 carries the request id')
+  assert.match(String(missing.headers['x-request-id']), GENERATED_ID, 'a 404 carries the request id')
   assert.deepEqual(missing.json(), { statusCode: 404, error: 'Not Found', message: 'Route GET:/api/v1/nothing-here not found', code: 'GALLERY_ROUTE_NOT_FOUND' })
 })
 
@@ -147,6 +154,17 @@ test('CORS: an allowed origin gets Access-Control-Allow-Origin, any other origin
   assert.equal(probe.statusCode, 200)
   assert.equal(probe.headers['access-control-allow-origin'], undefined)
   assert.equal(probe.headers['x-content-type-options'], 'nosniff')
+  // Everything else carries them, a 404 (any URL) and the OpenAPI document included, so a
+  // script on the site can read why a request failed, and a client generator can fetch the spec
+  for (const url of ['/api/v1/nothing-here', '/nothing-here', '/health/extra', '/openapi.json', '/docs/']) {
+    const res = await app.inject({ url, headers: { origin: 'https://app.gallery.example' } })
+    assert.equal(res.statusCode, url.includes('nothing') || url === '/health/extra' ? 404 : 200, url)
+    assert.equal(res.headers['access-control-allow-origin'], 'https://app.gallery.example', url)
+    assert.equal(res.headers['x-content-type-options'], 'nosniff', url)
+  }
+  assert.deepEqual((await app.inject('/nothing-here')).json(), { statusCode: 404, error: 'Not Found', message: 'Route GET:/nothing-here not found', code: 'GALLERY_ROUTE_NOT_FOUND' })
+  const preflight404 = await app.inject({ method: 'OPTIONS', url: '/nothing-here', headers: { origin: 'https://gallery.example', 'access-control-request-method': 'GET' } })
+  assert.equal(preflight404.headers['access-control-allow-origin'], 'https://gallery.example')
 
   for (const origin of ['https://evil.example', 'https://gallery.example.evil.example', 'null']) {
     const bad = await app.inject({ method: 'OPTIONS', url: '/api/v1/health', headers: { origin, 'access-control-request-method': 'GET' } })
@@ -169,7 +187,7 @@ test('rate limit keys on the rightmost X-Forwarded-For entry (one trusted hop); 
   assert.ok(Number(limited.headers['retry-after']) > 0, 'retry-after set')
   assert.equal(limited.json().statusCode, 429)
   assert.equal(limited.headers['x-content-type-options'], 'nosniff', 'the 429 carries the security headers')
-  assert.match(String(limited.headers['x-request-id']), /^[0-9a-f-]{36}$/, 'the 429 carries the request id')
+  assert.match(String(limited.headers['x-request-id']), GENERATED_ID, 'the 429 carries the request id')
   const other = await hit('6.6.6.6, 198.51.100.7')
   assert.equal(other.statusCode, 200, 'another client IP has its own bucket')
   for (let i = 0; i < 5; i++) assert.equal((await hit('1.1.1.1, 203.0.113.9', '/health')).statusCode, 200)
@@ -235,7 +253,7 @@ test('security headers are set; the docs and OpenAPI document are served', async
 })
 
 test('load shedding: a saturated event loop answers 503 + Retry-After instead of queueing', async (t) => {
-  const { app } = await build(t, { LOAD_SHEDDING_ENABLED: 'true' })
+  const { app } = await build(t, { LOAD_SHEDDING_ENABLED: 'true', CORS_ALLOWED_ORIGINS: 'https://app.gallery.example' })
   // Let under-pressure take a calm sample first
   await new Promise(resolve => setTimeout(resolve, 1200))
   assert.equal((await app.inject('/api/v1/me')).statusCode, 401)
@@ -251,10 +269,17 @@ test('load shedding: a saturated event loop answers 503 + Retry-After instead of
   assert.equal(shed.json().code, 'GALLERY_OVERLOADED')
   assert.equal(shed.headers['retry-after'], '10')
   assert.equal(shed.headers['x-content-type-options'], 'nosniff', 'the shed 503 carries the security headers')
-  assert.match(String(shed.headers['x-request-id']), /^[0-9a-f-]{36}$/, 'the shed 503 carries the request id')
+  assert.match(String(shed.headers['x-request-id']), GENERATED_ID, 'the shed 503 carries the request id')
   assert.equal(shed.headers['x-frame-options'], 'DENY')
   // Probes are never shed: they report the truth
   assert.equal((await app.inject('/health')).statusCode, 200)
+  // Everything else is, 404s and the docs included, with the CORS headers a browser needs
+  for (const url of ['/nothing-here', '/openapi.json']) {
+    const res = await app.inject({ url, headers: { origin: 'https://app.gallery.example' } })
+    assert.equal(res.statusCode, 503, url)
+    assert.equal(res.json().code, 'GALLERY_OVERLOADED', url)
+    assert.equal(res.headers['access-control-allow-origin'], 'https://app.gallery.example', url)
+  }
   assert.equal((await app.inject('/api/v1/health')).statusCode, 200)
 })
 
