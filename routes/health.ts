@@ -11,7 +11,7 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
     // (uptime monitors, the platform), not scripts in a browser: no CORS headers (a status
     // page in the browser reads /api/v1/health). Each of these is per-request work that the
     // most-polled route would do for nothing.
-    config: { rateLimit: false, pressureHandler: () => undefined, logRequests: false, requestBudget: false, cors: false },
+    config: { rateLimit: false, shed: false, logRequests: false, requestBudget: false, cors: false },
     schema: {
       tags: ['health'],
       summary: 'Liveness',

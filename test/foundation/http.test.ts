@@ -264,6 +264,7 @@ test('load shedding: a saturated event loop answers 503 + Retry-After instead of
     while (Date.now() < slice) { /* busy */ }
     await new Promise(resolve => setImmediate(resolve))
   }
+  assert.equal(app.overloaded(), true, 'the sample saw the delay')
   const shed = await app.inject('/api/v1/me')
   assert.equal(shed.statusCode, 503)
   assert.equal(shed.json().code, 'GALLERY_OVERLOADED')

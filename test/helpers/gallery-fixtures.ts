@@ -13,14 +13,14 @@ import type { AppOptions } from '../../app.ts'
 export type Db = postgres.Sql
 
 /**
- * build(t), then wait until load shedding (under-pressure) has seen a calm event loop: starting
+ * build(t), then wait until load shedding (plugins/load-shedding.ts) has seen a calm event loop: starting
  * the local services blocks the loop, and the first requests of a file would otherwise get 503.
  */
 export async function buildGallery (t: TestContext, env: Record<string, string> = {}, options: AppOptions = {}): Promise<Built> {
   const built = await build(t, env, options)
   // Absent when load shedding is turned off
-  const pressure = (built.app as { isUnderPressure?: () => boolean }).isUnderPressure
-  for (let i = 0; i < 100 && pressure?.() === true; i++) await sleep(100)
+  const overloaded = (built.app as { overloaded?: () => boolean }).overloaded
+  for (let i = 0; i < 100 && overloaded?.() === true; i++) await sleep(100)
   return built
 }
 

@@ -18,7 +18,7 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
   const { readiness } = fastify
   fastify.get('/health', {
     // Probes must see the truth: never shed under load (the answer is cached anyway)
-    config: { pressureHandler: () => undefined },
+    config: { shed: false },
     schema: {
       tags: ['health'],
       summary: 'Readiness: Postgres, S3 and Auth0 JWKS',
