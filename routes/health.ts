@@ -3,6 +3,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 
+const OK = { status: 'ok' } as const
+
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/health', {
     // Probes must see the truth, so they are neither rate limited nor shed under load; a
@@ -17,7 +19,9 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Liveness',
       response: { 200: Type.Object({ status: Type.Literal('ok') }) }
     }
-  }, async () => ({ status: 'ok' as const }))
+    // Not async: Fastify sends a plain return value at once, where an async handler's promise
+    // costs an allocation and a turn of the microtask queue, on the most-polled route
+  }, () => OK)
 }
 
 export default route
