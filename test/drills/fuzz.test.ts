@@ -129,7 +129,8 @@ test('bad input fuzz: zero 5xx, process alive, memory bounded', { timeout: 240_0
   t.diagnostic(`seed ${seed}: ${JSON.stringify(counts)}; RSS ${Math.round(rssStart / 1048576)} -> ${Math.round(rssMid / 1048576)} -> ${Math.round(rssEnd / 1048576)} MB`)
   const fivexx = results.filter(r => r.status >= 500 || r.status === -1)
   assert.deepEqual(fivexx.slice(0, 5).map(r => `#${r.i} ${r.status} ${r.what}`), [], `${fivexx.length} requests got a 5xx or timed out (seed ${seed})`)
-  // Connections reset without an answer: reported, not yet explained (see the drill notes)
+  // Connections reset without an answer: reported, not yet explained (README, after `npm run
+  // drill`: ~20 of 3,000 at this concurrency, none one at a time)
   const resets = results.filter(r => r.status === 0)
   if (resets.length > 0) t.diagnostic(`${resets.length} connections reset without an answer, e.g. ${resets.slice(0, 3).map(r => `#${r.i} ${r.what.slice(0, 160)}`).join(' | ')}`)
   assert.ok(server.alive(), 'process alive')
