@@ -1,7 +1,7 @@
 // Echoes the request id (Heroku's X-Request-ID when valid, ours otherwise) on every response,
 // errors included, so a client report can be matched to the log lines of that request. The
-// security plugin depends on this one, so this hook runs before CORS's, under-pressure's and the
-// rate limiter's, which can answer from their own hooks (a preflight's 204, a shed 503, a 429).
+// security plugin depends on this one, so this hook runs before those of CORS, load shedding and
+// the rate limiter, which can answer from their own hooks (a preflight's 204, a shed 503, a 429).
 // @see https://devcenter.heroku.com/articles/http-request-id
 import fp from 'fastify-plugin'
 
