@@ -1,4 +1,11 @@
 // npm run bench:instructions [-- --path /health] [-- --warm 60000] [-- --requests 20000] [-- --windows 3] [-- --skip-build]
+//   [-- --seed 10000]: seed that many public images first, as `npm run bench` does, so the list
+//   routes answer real pages; then a --path may name `{deep}` (the public list's cursor halfway
+//   down, on a page boundary, as the bench's deep-cursor row) and `{collection}` (a seeded slug),
+//   e.g. --path '/api/v1/images?cursor={deep}' --path '/api/v1/collections/{collection}'
+//   [-- --js-names]: run the servers with --perf-basic-prof and name the JIT code in the top
+//   lists (callgrind knows it only as an address) from V8's map of it. Off by default: the
+//   figures then come from the same processes as earlier runs'. [-- --top 12]: functions listed.
 // Instructions per request, counted by valgrind's callgrind: the hello world (/) and the BUILT
 // API (each --path, /health by default), each server alone under valgrind. Throughput on these
 // shared VMs moves 20 % or more within a minute, so it cannot resolve a change of a few percent;
@@ -23,7 +30,7 @@
 // Not counted: the kernel's share (syscalls, loopback), the same for every server, which is why
 // throughput ratios sit closer to 1 than these.
 import { spawn, execFileSync } from 'node:child_process'
-import { mkdtemp, mkdir, readdir, rm, writeFile, chmod } from 'node:fs/promises'
+import { mkdtemp, mkdir, readdir, readFile, rm, writeFile, chmod } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
@@ -75,11 +82,33 @@ export function breakdown (annotated: string, requests: number, topN = 12): Brea
   return { total: per(total), compile: per(compile), majorGc: per(majorGc), sampler: per(sampler), work: per(total - compile - majorGc - sampler), top }
 }
 
+/**
+ * Names for JIT code from V8's perf map (`node --perf-basic-prof` writes /tmp/perf-<pid>.map,
+ * one `start size name` line, in hex, per piece of code it makes): callgrind lists such code as
+ * `???:0x...`, an address inside one of those ranges. Code that V8 later moved or freed can leave
+ * an address in two ranges; the last line written wins, as it is the code that was there last.
+ */
+export function jsNamer (perfMap: string): (fn: string) => string {
+  const ranges: { start: bigint, end: bigint, name: string }[] = []
+  for (const line of perfMap.split('\n')) {
+    const m = /^([0-9a-f]+) ([0-9a-f]+) (.+)$/i.exec(line.trim())
+    if (m) ranges.push({ start: BigInt(`0x${m[1]!}`), end: BigInt(`0x${m[1]!}`) + BigInt(`0x${m[2]!}`), name: m[3]! })
+  }
+  return (fn) => {
+    const m = /^\?\?\?:0x([0-9a-f]+)$/i.exec(fn)
+    if (!m) return fn
+    const address = BigInt(`0x${m[1]!}`)
+    const range = ranges.findLast(r => r.start <= address && address < r.end)
+    return range ? `${fn} (${range.name})` : fn
+  }
+}
+
 interface Measurement extends Breakdown { server: string, path: string, requests: number, warm: number, non2xx: number, windows: number[] }
 
-async function measure (opts: { server: string, script: string, nodeArgs: string[], env: Record<string, string>, path: string, warm: number, requests: number, windows: number, dir: string, port: number }): Promise<Measurement> {
+async function measure (opts: { server: string, script: string, nodeArgs: string[], env: Record<string, string>, path: string, warm: number, requests: number, windows: number, dir: string, port: number, jsNames: boolean, top: number }): Promise<Measurement> {
   const out = join(opts.dir, `${opts.server.replace(/\W+/g, '-')}-${opts.port}`)
-  const child = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}.%p`, process.execPath, ...opts.nodeArgs, '--single-threaded', opts.script], {
+  const names = opts.jsNames ? ['--perf-basic-prof'] : []
+  const child = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}.%p`, process.execPath, ...opts.nodeArgs, ...names, '--single-threaded', opts.script], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...opts.env, PORT: String(opts.port) },
     stdio: ['ignore', 'ignore', 'pipe']
@@ -107,8 +136,15 @@ async function measure (opts: { server: string, script: string, nodeArgs: string
     const prefix = `${out.slice(opts.dir.length + 1)}.${pid}.`
     const dumps = (await readdir(opts.dir)).filter(f => f.startsWith(prefix)).sort((a, b) => Number(a.slice(prefix.length)) - Number(b.slice(prefix.length)))
     if (dumps.length !== opts.windows) throw new Error(`expected ${opts.windows} callgrind dumps for ${opts.server}, found ${dumps.length}`)
-    const windows = dumps.map(f => breakdown(execFileSync('callgrind_annotate', ['--auto=no', '--inclusive=no', '--threshold=100', join(opts.dir, f)], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 }), opts.requests))
+    const windows = dumps.map(f => breakdown(execFileSync('callgrind_annotate', ['--auto=no', '--inclusive=no', '--threshold=100', join(opts.dir, f)], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 }), opts.requests, opts.top))
     const median = [...windows].sort((a, b) => a.work - b.work)[Math.floor((windows.length - 1) / 2)]!
+    if (opts.jsNames) {
+      // valgrind runs the program in its own process: node's pid is the child's
+      const mapFile = `/tmp/perf-${pid}.map`
+      const name = jsNamer(await readFile(mapFile, 'utf8'))
+      await rm(mapFile, { force: true })
+      median.top = median.top.map(t => ({ ...t, fn: name(t.fn) }))
+    }
     return { server: opts.server, path: opts.path, requests: opts.requests, warm: opts.warm, non2xx, ...median, windows: windows.map(w => w.work) }
   } finally {
     child.kill('SIGKILL')
@@ -128,7 +164,13 @@ async function main (): Promise<void> {
   const warm = Number(option(argv, '--warm')[0] ?? 60_000)
   const requests = Number(option(argv, '--requests')[0] ?? 20_000)
   const windows = Number(option(argv, '--windows')[0] ?? 3)
+  const seed = Number(option(argv, '--seed')[0] ?? 0)
+  const jsNames = argv.includes('--js-names')
+  const top = Number(option(argv, '--top')[0] ?? 12)
+  if (!Number.isInteger(top) || top < 1) throw new Error('--top takes a positive whole number')
   if (![warm, requests, windows].every(n => Number.isInteger(n) && n >= 1)) throw new Error('--warm, --requests and --windows take positive whole numbers')
+  if (!Number.isInteger(seed) || seed < 0) throw new Error('--seed takes a whole number of images')
+  if (seed === 0 && paths.some(p => /\{(?:deep|collection)\}/.test(p))) throw new Error('{deep} and {collection} name seeded data: add --seed')
   try {
     execFileSync('valgrind', ['--version'], { stdio: 'ignore' })
   } catch {
@@ -142,26 +184,48 @@ async function main (): Promise<void> {
   const { loadConfig } = await import('../lib/config.ts')
   const { createSql } = await import('../lib/db.ts')
   const { migrate } = await import('../lib/migrate.ts')
+  const { seedGallery } = await import('../test/helpers/seed.ts')
+  const { createGallery } = await import('../lib/gallery.ts')
+  const { createImageUrls } = await import('../lib/image-urls.ts')
+  const { LIMIT_DEFAULT } = await import('../lib/schemas.ts')
   const work = await mkdtemp(join(tmpdir(), 'gallery-instructions-'))
   await chmod(work, 0o755)
   const services = await startServices({ dataDir: join(work, 'services') })
   try {
     const sql = createSql(loadConfig(services.env), { max: 1, statementTimeoutMs: 0 })
-    try { await migrate(sql) } finally { await sql.end({ timeout: 5 }) }
+    const placeholders: Record<string, string> = {}
+    try {
+      await migrate(sql)
+      if (seed > 0) {
+        // The same data as bench/run.ts: public images in 5 collections, a tenth more hidden
+        const seeded = await seedGallery(sql, { images: seed, collections: 5, hidden: Math.round(seed / 10), prefix: 'bench' })
+        placeholders.collection = seeded.slugs[0]!
+        // The next-page cursor of the first page to reach halfway down (as bench/run.ts walks it), in the public list's own
+        // order: what a client walking the list from the start sends. Image URLs play no part
+        // in a cursor, so a CDN base stands in for S3.
+        const rows = Math.max(LIMIT_DEFAULT, Math.ceil(seed / 2 / LIMIT_DEFAULT) * LIMIT_DEFAULT)
+        const gallery = createGallery(sql, createImageUrls({ assetBaseUrl: 'https://cdn.invalid', client: undefined as never, bucket: 'unused' }))
+        const { nextCursor } = await gallery.listImages({ writer: false, limit: rows })
+        if (nextCursor === null) throw new Error(`the seeded public list ends before ${rows} rows`)
+        placeholders.deep = nextCursor
+        console.error(`[instructions] seeded ${seed} public images; {deep} = ${rows} rows in, {collection} = ${placeholders.collection}`)
+      }
+    } finally { await sql.end({ timeout: 5 }) }
+    const expand = (path: string) => path.replace(/\{(deep|collection)\}/g, (_, name: string) => encodeURIComponent(placeholders[name]!))
     const startedAt = new Date()
     const rows: Measurement[] = []
     // The hello world as bench/run.ts runs it (no flags); the API with the Procfile's flags
-    rows.push(await measure({ server: 'hello world', script: join(ROOT, 'bench/hello.ts'), nodeArgs: [], env: {}, path: '/', warm, requests, windows, dir: work, port: await freePort() }))
+    rows.push(await measure({ server: 'hello world', script: join(ROOT, 'bench/hello.ts'), nodeArgs: [], env: {}, path: '/', warm, requests, windows, dir: work, port: await freePort(), jsNames, top }))
     const apiEnv = benchApiEnv(services.env)
     for (const path of paths.length ? paths : ['/health']) {
-      rows.push(await measure({ server: 'API', script: SERVER_JS, nodeArgs: procfileNodeArgs(), env: apiEnv, path, warm, requests, windows, dir: work, port: await freePort() }))
+      rows.push(await measure({ server: 'API', script: SERVER_JS, nodeArgs: procfileNodeArgs(), env: apiEnv, path: expand(path), warm, requests, windows, dir: work, port: await freePort(), jsNames, top }))
     }
     const hello = rows[0]!
     const k = (n: number) => `${(n / 1000).toFixed(1)}k`
     const md = [
       `# Instructions per request, ${startedAt.toISOString()}`,
       '',
-      `callgrind, node --single-threaded, 10 connections, ${warm} requests of warmup, then ${windows} windows of ${requests}; each row is the window with the median per-request work.`,
+      `callgrind, node --single-threaded, 10 connections, ${warm} requests of warmup, then ${windows} windows of ${requests}; each row is the window with the median per-request work.${seed > 0 ? ` Database seeded with ${seed} public images.` : ''}`,
       '',
       '| server | path | per-request work (windows) | ratio to hello world (work) | JIT compile | major GC | samplers | total | non-2xx |',
       '|---|---|---|---|---|---|---|---|---|',
@@ -173,7 +237,7 @@ async function main (): Promise<void> {
     const dir = join(ROOT, 'bench/results')
     await mkdir(dir, { recursive: true })
     const name = `${startedAt.toISOString().slice(0, 10)}-${startedAt.toISOString().slice(11, 16).replace(':', '')}-instructions`
-    await writeFile(join(dir, `${name}.json`), JSON.stringify({ startedAt, warm, requests, windows, node: process.version, rows }, null, 2) + '\n')
+    await writeFile(join(dir, `${name}.json`), JSON.stringify({ startedAt, warm, requests, windows, seed, node: process.version, rows }, null, 2) + '\n')
     await writeFile(join(dir, `${name}.md`), md + '\n')
     console.error(`[instructions] wrote bench/results/${name}.json and .md`)
   } finally {

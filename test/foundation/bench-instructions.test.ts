@@ -2,7 +2,7 @@
 // major GC and the per-request work that the benchmark compares.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { breakdown } from '../../bench/instructions.ts'
+import { breakdown, jsNamer } from '../../bench/instructions.ts'
 
 // Lines as callgrind_annotate 3.19 prints them (self cost per function), trimmed
 const annotated = [
@@ -50,4 +50,20 @@ test('breakdown keeps the frames listed with the whole window\'s cost (main, the
 
 test('breakdown refuses output without a program total', () => {
   assert.throws(() => breakdown('  10 ( 1.00%)  ???:main\n', 1), /PROGRAM TOTALS/)
+})
+
+test('jsNamer names JIT addresses from V8\'s perf map and leaves everything else as it was', () => {
+  const name = jsNamer([
+    '280ecc00 1a0 JS:*processHeader node:_http_outgoing:604',
+    '28239d00 80 JS:^ucs2length /x/ajv/dist/runtime/ucs2length.js:7',
+    '28239d00 400 JS:*parse /x/fast-querystring/lib/parse.js:13', // code written later over the same address
+    'not a map line',
+    ''
+  ].join('\n'))
+  assert.equal(name('???:0x00000000280ecc40'), '???:0x00000000280ecc40 (JS:*processHeader node:_http_outgoing:604)')
+  // Inside both ranges: the later one is the code that was there last
+  assert.equal(name('???:0x0000000028239d10'), '???:0x0000000028239d10 (JS:*parse /x/fast-querystring/lib/parse.js:13)')
+  // Past the end of every range, and a named function: unchanged
+  assert.equal(name('???:0x0000000028300000'), '???:0x0000000028300000')
+  assert.equal(name('???:Builtins_KeyedLoadIC_Megamorphic'), '???:Builtins_KeyedLoadIC_Megamorphic')
 })
