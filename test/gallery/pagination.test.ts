@@ -16,7 +16,8 @@ test('cursor round-trips and refuses anything the server did not make', () => {
 test('a bad cursor is a 400 in the Fastify error shape, not a 500, for the public and for writers, every time', async (t) => {
   const { app, services } = await buildGallery(t)
   await until(() => app.publicCache.enabled, 'LISTEN to be established')
-  const urls = ['/api/v1/images?cursor=%21%21', `/api/v1/images?cursor=${Buffer.from('x:y').toString('base64url')}`, `/api/v1/collections?cursor=${Buffer.from('1:zzz').toString('base64url')}`, `/api/v1/images?cursor=${Buffer.from('1:00000000-0000-0000-0000-00000000000g').toString('base64url')}`]
+  // Empty and overlong ones too: decodeCursor is the one validator of a cursor, so every bad one gets the same answer
+  const urls = ['/api/v1/images?cursor=', `/api/v1/images?cursor=${'a'.repeat(201)}`, '/api/v1/collections?cursor=', `/api/v1/collections?cursor=${'A'.repeat(5000)}`, '/api/v1/images?cursor=%21%21', `/api/v1/images?cursor=${Buffer.from('x:y').toString('base64url')}`, `/api/v1/collections?cursor=${Buffer.from('1:zzz').toString('base64url')}`, `/api/v1/images?cursor=${Buffer.from('1:00000000-0000-0000-0000-00000000000g').toString('base64url')}`]
   // Twice each: the public path decodes the cursor when the cache fills, and a refused fill must store nothing
   for (const headers of [{}, {}, writer(services)]) {
     for (const url of urls) {
