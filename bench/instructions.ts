@@ -35,7 +35,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { ensureBuilt, procfileNodeArgs, waitForPort, ROOT, SERVER_JS } from '../test/helpers/spawn-server.ts'
-import { CLIENT_HEADERS, benchApiEnv } from './setup.ts'
+import { CLIENT_HEADERS, benchApiEnv, seedBenchGallery } from './setup.ts'
 
 export interface Breakdown {
   /** All instructions in the window, per request. */
@@ -184,7 +184,6 @@ async function main (): Promise<void> {
   const { loadConfig } = await import('../lib/config.ts')
   const { createSql } = await import('../lib/db.ts')
   const { migrate } = await import('../lib/migrate.ts')
-  const { seedGallery } = await import('../test/helpers/seed.ts')
   const { createGallery } = await import('../lib/gallery.ts')
   const { createImageUrls } = await import('../lib/image-urls.ts')
   const { LIMIT_DEFAULT } = await import('../lib/schemas.ts')
@@ -197,11 +196,10 @@ async function main (): Promise<void> {
     try {
       await migrate(sql)
       if (seed > 0) {
-        // The same data as bench/run.ts: public images in 5 collections, a tenth more hidden
-        const seeded = await seedGallery(sql, { images: seed, collections: 5, hidden: Math.round(seed / 10), prefix: 'bench' })
+        const seeded = await seedBenchGallery(sql, seed)
         placeholders.collection = seeded.slugs[0]!
-        // The next-page cursor of the first page to reach halfway down (as bench/run.ts walks it), in the public list's own
-        // order: what a client walking the list from the start sends. Image URLs play no part
+        // The next-page cursor of the first page to reach halfway down, as bench/run.ts walks
+        // the public list: what a client paging from the start sends. Image URLs play no part
         // in a cursor, so a CDN base stands in for S3.
         const rows = Math.max(LIMIT_DEFAULT, Math.ceil(seed / 2 / LIMIT_DEFAULT) * LIMIT_DEFAULT)
         const gallery = createGallery(sql, createImageUrls({ assetBaseUrl: 'https://cdn.invalid', client: undefined as never, bucket: 'unused' }))

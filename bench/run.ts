@@ -14,11 +14,10 @@ import { freePort } from '../dev/postgres.ts'
 import { loadConfig } from '../lib/config.ts'
 import { createSql } from '../lib/db.ts'
 import { migrate } from '../lib/migrate.ts'
-import { seedGallery } from '../test/helpers/seed.ts'
 import { ensureBuilt, hasTaskset, procfileNodeArgs, spawnProcess, spawnServer, waitForPort, ROOT, type ServerProcess } from '../test/helpers/spawn-server.ts'
 import type { LoadSpec, LoadResult } from './load.ts'
 import { recordResponse } from './replay.ts'
-import { CLIENT_HEADERS, benchApiEnv } from './setup.ts'
+import { CLIENT_HEADERS, benchApiEnv, seedBenchGallery } from './setup.ts'
 
 const argv = process.argv.slice(2)
 const QUICK = argv.includes('--quick')
@@ -221,7 +220,7 @@ async function prepareDatabase (services: Services, name: string, images: number
   try {
     await migrate(sql)
     const started = performance.now()
-    await seedGallery(sql, { images, collections: 5, hidden: Math.round(images / 10), prefix: 'bench' })
+    await seedBenchGallery(sql, images)
     log(`seeded ${name}: ${images} public images (+${Math.round(images / 10)} hidden) in ${Math.round(performance.now() - started)} ms`)
   } finally {
     await sql.end({ timeout: 5 })
