@@ -5,7 +5,9 @@ import { Errors } from './errors.ts'
 export interface Cursor { position: number, id: string }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
-const BASE64URL = /^[A-Za-z0-9_-]{1,200}$/
+/** The longest cursor accepted; the server makes them of at most 64 characters. */
+export const CURSOR_MAX_LENGTH = 200
+const BASE64URL = new RegExp(`^[A-Za-z0-9_-]{1,${CURSOR_MAX_LENGTH}}$`)
 const INT32_MIN = -2_147_483_648
 const INT32_MAX = 2_147_483_647
 

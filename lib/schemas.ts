@@ -1,5 +1,6 @@
 // Shared TypeBox schemas used by route files (and so by the OpenAPI document).
 import { Type, type Static, type TSchema } from 'typebox'
+import { CURSOR_MAX_LENGTH } from './cursor.ts'
 
 // `X | null` and string enums as JSON Schema type lists and enums, not TypeBox's anyOf
 // (Type.Union): fast-json-stringify writes a type list directly, but for an anyOf it builds
@@ -82,7 +83,7 @@ export const LIMIT_MAX = 100
  */
 export const PageQuerySchema = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMIT_MAX, default: LIMIT_DEFAULT, description: `Page size, at most ${LIMIT_MAX}` })),
-  cursor: Type.Optional(Type.String({ description: 'Opaque cursor from the previous page\'s nextCursor (at most 200 characters)' }))
+  cursor: Type.Optional(Type.String({ description: `Opaque cursor from the previous page's nextCursor (at most ${CURSOR_MAX_LENGTH} characters)` }))
 }, { additionalProperties: false })
 
 /** For GET routes that take no query parameters: any parameter is a 400, never a new cache key. */
