@@ -6,6 +6,11 @@
 //   [-- --js-names]: run the servers with --perf-basic-prof and name the JIT code in the top
 //   lists (callgrind knows it only as an address) from V8's map of it. Off by default: the
 //   figures then come from the same processes as earlier runs'. [-- --top 12]: functions listed.
+//   [-- --keep DIR]: keep each window's callgrind file in DIR (named by server and path) and,
+//   with --js-names, its `callgrind_annotate --tree=caller` listing with the JIT code named
+//   (`<name>.<window>.callers.txt`): the top lists give self costs alone, and the costliest
+//   entries are V8 builtins (megamorphic property access, string case) that any JS function may
+//   call; the listing tells which did, e.g. that a list request's Reply.header calls cost 1.5k each.
 // Instructions per request, counted by valgrind's callgrind: the hello world (/) and the BUILT
 // API (each --path, /health by default), each server alone under valgrind. Throughput on these
 // shared VMs moves 20 % or more within a minute, so it cannot resolve a change of a few percent;
@@ -30,7 +35,7 @@
 // Not counted: the kernel's share (syscalls, loopback), the same for every server, which is why
 // throughput ratios sit closer to 1 than these.
 import { spawn, execFileSync } from 'node:child_process'
-import { mkdtemp, mkdir, readdir, readFile, rm, writeFile, chmod } from 'node:fs/promises'
+import { copyFile, mkdtemp, mkdir, readdir, readFile, rm, writeFile, chmod } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
@@ -105,7 +110,7 @@ export function jsNamer (perfMap: string): (fn: string) => string {
 
 interface Measurement extends Breakdown { server: string, path: string, requests: number, warm: number, non2xx: number, windows: number[] }
 
-async function measure (opts: { server: string, script: string, nodeArgs: string[], env: Record<string, string>, path: string, warm: number, requests: number, windows: number, dir: string, port: number, jsNames: boolean, top: number }): Promise<Measurement> {
+async function measure (opts: { server: string, script: string, nodeArgs: string[], env: Record<string, string>, path: string, warm: number, requests: number, windows: number, dir: string, port: number, jsNames: boolean, top: number, keep?: string }): Promise<Measurement> {
   const out = join(opts.dir, `${opts.server.replace(/\W+/g, '-')}-${opts.port}`)
   const names = opts.jsNames ? ['--perf-basic-prof'] : []
   const child = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}.%p`, process.execPath, ...opts.nodeArgs, ...names, '--single-threaded', opts.script], {
@@ -138,10 +143,19 @@ async function measure (opts: { server: string, script: string, nodeArgs: string
     if (dumps.length !== opts.windows) throw new Error(`expected ${opts.windows} callgrind dumps for ${opts.server}, found ${dumps.length}`)
     const windows = dumps.map(f => breakdown(execFileSync('callgrind_annotate', ['--auto=no', '--inclusive=no', '--threshold=100', join(opts.dir, f)], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 }), opts.requests, opts.top))
     const median = [...windows].sort((a, b) => a.work - b.work)[Math.floor((windows.length - 1) / 2)]!
-    if (opts.jsNames) {
-      // valgrind runs the program in its own process: node's pid is the child's
-      const mapFile = `/tmp/perf-${pid}.map`
-      const name = jsNamer(await readFile(mapFile, 'utf8'))
+    // valgrind runs the program in its own process: node's pid is the child's
+    const mapFile = `/tmp/perf-${pid}.map`
+    const name = opts.jsNames ? jsNamer(await readFile(mapFile, 'utf8')) : undefined
+    if (opts.keep !== undefined) {
+      const keptAs = `${opts.server}-${opts.path}`.replace(/\W+/g, '-').replace(/^-|-$/g, '').slice(0, 80) + `-${opts.port}`
+      for (const [i, f] of dumps.entries()) {
+        await copyFile(join(opts.dir, f), join(opts.keep, `${keptAs}.${i + 1}`))
+        if (name === undefined) continue
+        const callers = execFileSync('callgrind_annotate', ['--tree=caller', '--inclusive=no', '--threshold=100', join(opts.dir, f)], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })
+        await writeFile(join(opts.keep, `${keptAs}.${i + 1}.callers.txt`), callers.replace(/\?\?\?:0x[0-9a-f]+/gi, name))
+      }
+    }
+    if (name !== undefined) {
       await rm(mapFile, { force: true })
       median.top = median.top.map(t => ({ ...t, fn: name(t.fn) }))
     }
@@ -167,6 +181,8 @@ async function main (): Promise<void> {
   const seed = Number(option(argv, '--seed')[0] ?? 0)
   const jsNames = argv.includes('--js-names')
   const top = Number(option(argv, '--top')[0] ?? 12)
+  const keep = option(argv, '--keep')[0]
+  if (keep !== undefined) await mkdir(keep, { recursive: true })
   if (!Number.isInteger(top) || top < 1) throw new Error('--top takes a positive whole number')
   if (![warm, requests, windows].every(n => Number.isInteger(n) && n >= 1)) throw new Error('--warm, --requests and --windows take positive whole numbers')
   if (!Number.isInteger(seed) || seed < 0) throw new Error('--seed takes a whole number of images')
@@ -213,10 +229,10 @@ async function main (): Promise<void> {
     const startedAt = new Date()
     const rows: Measurement[] = []
     // The hello world as bench/run.ts runs it (no flags); the API with the Procfile's flags
-    rows.push(await measure({ server: 'hello world', script: join(ROOT, 'bench/hello.ts'), nodeArgs: [], env: {}, path: '/', warm, requests, windows, dir: work, port: await freePort(), jsNames, top }))
+    rows.push(await measure({ server: 'hello world', script: join(ROOT, 'bench/hello.ts'), nodeArgs: [], env: {}, path: '/', warm, requests, windows, dir: work, port: await freePort(), jsNames, top, keep }))
     const apiEnv = benchApiEnv(services.env)
     for (const path of paths.length ? paths : ['/health']) {
-      rows.push(await measure({ server: 'API', script: SERVER_JS, nodeArgs: procfileNodeArgs(), env: apiEnv, path: expand(path), warm, requests, windows, dir: work, port: await freePort(), jsNames, top }))
+      rows.push(await measure({ server: 'API', script: SERVER_JS, nodeArgs: procfileNodeArgs(), env: apiEnv, path: expand(path), warm, requests, windows, dir: work, port: await freePort(), jsNames, top, keep }))
     }
     const hello = rows[0]!
     const k = (n: number) => `${(n / 1000).toFixed(1)}k`
