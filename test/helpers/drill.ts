@@ -4,7 +4,7 @@
 import type { TestContext } from 'node:test'
 import postgres from 'postgres'
 import { getServices, testEnv, type TestServices } from './services.ts'
-import { ensureBuilt, spawnServer, type ServerProcess } from './spawn-server.ts'
+import { ensureBuilt, procfileNodeArgs, spawnServer, type ServerProcess } from './spawn-server.ts'
 import { seedGallery } from './seed.ts'
 
 export interface Drill { services: TestServices, admin: postgres.Sql, database: string }
@@ -43,10 +43,14 @@ export async function appRole (t: TestContext | { after: (fn: () => unknown) => 
   return url.toString()
 }
 
-/** The built server with the test services' environment (quiet logs, no IP rate limit) plus overrides. */
+/**
+ * The built server as the Procfile's web line runs it (its V8 flags: a 192 MB heap cap, so a
+ * leak ends in a crash the drill sees), with the test services' environment (quiet logs, no IP
+ * rate limit) plus overrides.
+ */
 export async function startBuilt (t: TestContext | { after: (fn: () => unknown) => void }, overrides: Record<string, string> = {}): Promise<ServerProcess> {
   const env = await testEnv({ LOG_LEVEL: 'warn', ...overrides })
-  const server = await spawnServer({ env })
+  const server = await spawnServer({ env, nodeArgs: procfileNodeArgs() })
   t.after(() => server.stop(10_000))
   return server
 }
