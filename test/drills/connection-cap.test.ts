@@ -33,6 +33,7 @@ for (const processes of [2, 4]) {
         await new Promise(resolve => setTimeout(resolve, 50))
       }
     })()
+    let loadDoneAt = Number.POSITIVE_INFINITY
     const load = hammer({
       count: 4000,
       concurrency: 48,
@@ -47,17 +48,19 @@ for (const processes of [2, 4]) {
           default: return { url: `${base}/api/v1/uploads`, init: { method: 'POST', headers: { ...bearer(token), 'content-type': 'application/json' }, body: JSON.stringify({ contentType: 'image/png', size: 12345 }), label: 'presign' } }
         }
       }
-    })
+    }).finally(() => { loadDoneAt = Date.now() })
     // The release command, three times while the load runs
     const env = { ...(await testEnv()), DATABASE_URL: url.toString() }
     const releases = []
     for (let i = 0; i < 3; i++) releases.push(await run(process.execPath, [MIGRATE_JS], { cwd: ROOT, env, timeout: 60_000 }).then(() => 0, (err: { code?: number, stderr?: string }) => ({ code: err.code, stderr: err.stderr })))
+    const releasesDoneAt = Date.now()
     const outcomes = await load
     sampling.done = true
     await sampler
 
     t.diagnostic(`${processes} processes: ${JSON.stringify(summary(outcomes))}; peak connections of the role ${peak}/${LIMIT}`)
     assert.deepEqual(releases, [0, 0, 0], 'release command exits 0 under load')
+    assert.ok(releasesDoneAt < loadDoneAt, `the load ended ${releasesDoneAt - loadDoneAt} ms before the last release command: they did not overlap`)
     // Only answers that are not a success can carry the error; and SQLSTATE 53300 only as a
     // whole word: a presign's hex signature once contained "53300" and failed this drill.
     // Postgres words it two ways: "too many connections for role" and "too many clients already"

@@ -11,10 +11,16 @@ import { freePort } from '../../dev/postgres.ts'
 
 const JWKS_TIMEOUT_MS = 1500
 const REQUEST_TIMEOUT_MS = 4000
+// Readiness gives each check 2 s (lib/readiness.ts); the rest is the client's share
+const READINESS_MS = 2000 + 1000
+// An unrelated route waits on nothing that is down: anything near a timeout is a hang
+const UNRELATED_MS = 1000
 
+/** Polls readiness until it reports `check` failing; every answer, failing or not, must come in time. */
 async function readinessFails (url: string, check: 'jwks' | 's3'): Promise<boolean> {
   return await until(async () => {
     const o = await send(`${url}/api/v1/health`, { timeoutMs: 10_000 })
+    assert.ok(o.ms <= READINESS_MS, `readiness answered after ${o.ms} ms: ${o.status} ${o.error ?? o.body}`)
     return o.status === 503 && (JSON.parse(o.body ?? '{}') as { checks?: Record<string, { status?: string }> }).checks?.[check]?.status === 'fail'
   }, 15_000, 250)
 }
@@ -34,7 +40,10 @@ for (const mode of ['hang', 'down'] as const) {
       ['public list', await send(`${server.url}/api/v1/images?limit=3`)],
       ['collection', await send(`${server.url}/api/v1/collections/drill-1`)],
       ['me with a cached key', await send(`${server.url}/api/v1/me`, { headers: bearer(writerToken(services)) })]
-    ] as const) assert.equal(o.status, 200, `${label}: ${o.status} ${o.body}`)
+    ] as const) {
+      assert.equal(o.status, 200, `${label}: ${o.status} ${o.body}`)
+      assert.ok(o.ms <= UNRELATED_MS, `${label} answered after ${o.ms} ms`)
+    }
 
     const stranger = services.issuer.token({ key: newKey('not-published-yet'), permissions: ['write:gallery'] })
     const o = await send(`${server.url}/api/v1/me`, { headers: bearer(stranger) })
@@ -63,7 +72,10 @@ for (const mode of ['down', 'hang'] as const) {
       ['liveness', await send(`${server.url}/health`)],
       ['public list', await send(`${server.url}/api/v1/images?limit=3`)],
       ['me', await send(`${server.url}/api/v1/me`, { headers: bearer(token) })]
-    ] as const) assert.equal(o.status, 200, `${label}: ${o.status} ${o.body}`)
+    ] as const) {
+      assert.equal(o.status, 200, `${label}: ${o.status} ${o.body}`)
+      assert.ok(o.ms <= UNRELATED_MS, `${label} answered after ${o.ms} ms`)
+    }
 
     const h = { ...bearer(token), 'content-type': 'application/json' }
     const presign = await send(`${server.url}/api/v1/uploads`, { method: 'POST', headers: h, body: JSON.stringify({ contentType: 'image/png', size: 12345 }) })
