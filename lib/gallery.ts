@@ -6,6 +6,7 @@ import type postgres from 'postgres'
 import type { Sql } from './db.ts'
 import { cancellable } from './db.ts'
 import { Errors } from './errors.ts'
+import { gated, type DbGate } from './db-gate.ts'
 import { encodeCursor, isUuid, type Cursor } from './cursor.ts'
 import { notifyChanged } from './public-cache.ts'
 import type { Collection, Image } from './schemas.ts'
@@ -88,7 +89,8 @@ function toColumns<T extends object> (patch: T, columns: Record<keyof T, string>
   return out
 }
 
-export function createGallery (sql: Sql, imageUrls: ImageUrls) {
+/** The gallery's queries; with a gate, each refused at once while Postgres is unreachable. */
+export function createGallery (sql: Sql, imageUrls: ImageUrls, gate?: DbGate) {
   const imageSelect = (alias: postgres.Helper<string>) => sql`
     ${alias}.id, ${alias}.collection_id as "collectionId", ${alias}.status, ${alias}.key, ${alias}.title,
     ${alias}.description, ${alias}.alt_text as "altText", ${alias}.tags, ${alias}.position, ${alias}.published,
@@ -141,7 +143,7 @@ export function createGallery (sql: Sql, imageUrls: ImageUrls) {
     return { items: map(kept), nextCursor: more && last ? encodeCursor(last) : null }
   }
 
-  return {
+  const api = {
     async listImages (q: ImageQuery, signal?: AbortSignal): Promise<Page<Image>> {
       const rows = await rowsOf<ImageRow>(sql`
         select ${imageSelect(i)} from images i
@@ -332,6 +334,7 @@ export function createGallery (sql: Sql, imageUrls: ImageUrls) {
       })
     }
   }
+  return gate === undefined ? api : gated(api, gate)
 }
 
 export type Gallery = ReturnType<typeof createGallery>

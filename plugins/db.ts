@@ -1,14 +1,29 @@
-// Provides fastify.sql: one postgres.js pool per process, sized by DATABASE_POOL_MAX.
+// Provides fastify.sql: one postgres.js pool per process, sized by DATABASE_POOL_MAX, and
+// fastify.dbGate, which fails database work fast while Postgres cannot be reached (lib/db-gate.ts).
 // Connects lazily, so the server binds $PORT even while Postgres is down (readiness reports it).
 import fp from 'fastify-plugin'
 import { createSql } from '../lib/db.ts'
+import { createDbGate, type DbGate } from '../lib/db-gate.ts'
 
 declare module 'fastify' {
-  interface FastifyInstance { sql: ReturnType<typeof createSql> }
+  interface FastifyInstance {
+    sql: ReturnType<typeof createSql>
+    dbGate: DbGate
+  }
 }
 
 export default fp(async (fastify) => {
   const sql = createSql(fastify.config)
+  // Logged once per outage, not once per refused request
+  const dbGate = createDbGate({
+    probe: async () => await sql`select 1`,
+    onClosed: (err) => fastify.log.warn({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'database unreachable: refusing database work until it answers'),
+    onOpened: (downMs) => fastify.log.info({ downMs }, 'database reachable again')
+  })
   fastify.decorate('sql', sql)
-  fastify.addHook('onClose', async () => { await sql.end({ timeout: 5 }) })
+  fastify.decorate('dbGate', dbGate)
+  fastify.addHook('onClose', async () => {
+    dbGate.stop()
+    await sql.end({ timeout: 5 })
+  })
 }, { name: 'db', dependencies: ['config'] })

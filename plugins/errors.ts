@@ -35,7 +35,8 @@ export default fp(async (fastify) => {
       return { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message: err.message, code: err.code }
     }
     if (status === 503) reply.header('retry-after', '5')
-    if (err === error) request.log.error({ err }, 'request failed')
+    // The database gate's refusals (lib/db-gate.ts) are logged once per outage, not per request
+    if (err === error && err.code !== 'GALLERY_DATABASE_UNAVAILABLE') request.log.error({ err }, 'request failed')
     reply.code(status)
     const safe = err.code !== undefined && PUBLIC_5XX.has(err.code)
     return {

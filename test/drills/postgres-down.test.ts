@@ -1,6 +1,7 @@
-// Drill: Postgres stopped under load. Requests answer 503 quickly (no hang past the request
-// timeout, no crash), readiness reports postgres, liveness stays 200, and service comes back
-// within 5 s of Postgres returning, without a restart (postgres.js reconnects lazily).
+// Drill: Postgres stopped under load. Requests answer 503 quickly (well under a second once the
+// outage is known; none hangs past the request timeout; no crash), readiness reports postgres,
+// liveness stays 200, and service comes back within 5 s of Postgres returning, without a
+// restart (postgres.js reconnects lazily; the database gate's probe reopens it).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { drillSetup, startBuilt, send, hammer, sleep, summary, bearer, writerToken } from '../helpers/drill.ts'
@@ -21,6 +22,8 @@ async function accepts (url: string): Promise<boolean> {
 }
 
 const REQUEST_TIMEOUT_MS = 4000
+// "Quickly": far below the budget, whatever the machine's load
+const QUICK_MS = 1000
 
 test('Postgres stopped under load: fast 503s, readiness fails, recovery without restart', { timeout: 120_000 }, async (t) => {
   const { services } = await drillSetup(t)
@@ -59,16 +62,23 @@ test('Postgres stopped under load: fast 503s, readiness fails, recovery without 
   stopLoad = true
   const all = await load
 
-  t.diagnostic(`outage ${upAt - downAt} ms; writer requests during outage: ${JSON.stringify(summary(during))}; background: ${JSON.stringify(summary(all))}; recovered ${recoveryMs} ms after Postgres was back`)
+  const byCode: Record<string, number[]> = {}
+  for (const o of during) (byCode[o.code ?? String(o.status)] ??= []).push(o.ms)
+  const spread = Object.entries(byCode).map(([code, ms]) => `${code} x${ms.length} ${Math.min(...ms)}-${Math.max(...ms)} ms`).join(', ')
+  t.diagnostic(`outage ${upAt - downAt} ms; writer requests during outage: ${spread}; background: ${JSON.stringify(summary(all))}; recovered ${recoveryMs} ms after Postgres was back`)
   assert.ok(server.alive(), `server crashed:\n${server.logs().slice(-3000)}`)
-  // During the outage every DB-bound answer is a clean 503, within the request budget
+  // Once the outage is known (readiness reports it), every DB-bound answer is a clean 503 at
+  // once: the database gate (lib/db-gate.ts) refuses the work instead of queueing it behind
+  // postgres.js's reconnect backoff, where requests waited up to the whole budget
+  assert.ok(during.length > 0)
   for (const o of during) {
     assert.equal(o.status, 503, `${o.label}: ${o.status} ${o.error ?? o.body}`)
-    assert.ok(o.code === 'GALLERY_DATABASE_UNAVAILABLE' || o.code === 'FST_ERR_HANDLER_TIMEOUT', `${o.label}: ${o.body}`)
-    assert.ok(o.ms <= REQUEST_TIMEOUT_MS + 2000, `${o.label} took ${o.ms} ms`)
+    assert.equal(o.code, 'GALLERY_DATABASE_UNAVAILABLE', `${o.label}: ${o.body}`)
+    assert.ok(o.ms <= QUICK_MS, `${o.label} took ${o.ms} ms`)
   }
-  // Nothing under load was a 500, a dropped connection or a hang
-  const bad = all.filter(o => ![200, 503].includes(o.status) || o.ms > REQUEST_TIMEOUT_MS + 2000)
+  // Nothing under load was a 500, a dropped connection or a hang past the request budget (the
+  // requests in flight when Postgres stopped may use it)
+  const bad = all.filter(o => ![200, 503].includes(o.status) || o.ms > REQUEST_TIMEOUT_MS + 500)
   assert.deepEqual(bad.slice(0, 5), [], `bad answers under load (${bad.length})`)
   assert.ok(recovered, 'service recovers without a restart')
   assert.ok(recoveryMs <= 5000, `recovered ${recoveryMs} ms after Postgres came back (limit 5000)`)

@@ -6,7 +6,7 @@ import { createGallery } from '../../../../lib/gallery.ts'
 import { WRITE_GALLERY } from '../../../../plugins/auth.ts'
 
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
-  const gallery = createGallery(fastify.sql, fastify.imageUrls)
+  const gallery = createGallery(fastify.sql, fastify.imageUrls, fastify.dbGate)
   fastify.patch('/:collection', {
     onRequest: fastify.authenticate,
     preHandler: fastify.requirePermission(WRITE_GALLERY),

@@ -8,7 +8,7 @@ import { WRITE_GALLERY } from '../../../../plugins/auth.ts'
 
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
   const { storage } = fastify
-  const gallery = createGallery(fastify.sql, fastify.imageUrls)
+  const gallery = createGallery(fastify.sql, fastify.imageUrls, fastify.dbGate)
   fastify.delete('/:id', {
     onRequest: fastify.authenticate,
     preHandler: fastify.requirePermission(WRITE_GALLERY),

@@ -9,7 +9,7 @@ import { WRITE_GALLERY } from '../../../../plugins/auth.ts'
 import { workSignal } from '../../../../lib/request-signal.ts'
 
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
-  const gallery = createGallery(fastify.sql, fastify.imageUrls)
+  const gallery = createGallery(fastify.sql, fastify.imageUrls, fastify.dbGate)
   fastify.get('/', {
     onRequest: fastify.identify,
     schema: {

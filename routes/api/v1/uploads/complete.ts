@@ -11,9 +11,9 @@ import { completeUpload } from '../../../../lib/uploads.ts'
 import { createGallery } from '../../../../lib/gallery.ts'
 
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { sql, storage, config, imageUrls } = fastify
+  const { sql, storage, config, imageUrls, dbGate } = fastify
   // The image is shown exactly as GET /api/v1/images/:id shows it to its owner
-  const gallery = createGallery(sql, imageUrls)
+  const gallery = createGallery(sql, imageUrls, dbGate)
 
   fastify.post('/:id/complete', {
     onRequest: [fastify.authenticate, fastify.requirePermission(WRITE_GALLERY)],
@@ -38,7 +38,7 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const signal = workSignal(request, reply.raw)
-    const result = await completeUpload({ sql, storage, config }, { id: request.params.id, subject: request.principal!.sub }, signal)
+    const result = await dbGate.run(async () => await completeUpload({ sql, storage, config }, { id: request.params.id, subject: request.principal!.sub }, signal))
     if (result.outcome === 'rejected') throw new Errors.Unprocessable(`The upload was rejected: ${result.row.rejection_reason ?? 'verification failed'}`)
     return await gallery.getImage(result.row.id, true, signal)
   })

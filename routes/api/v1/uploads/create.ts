@@ -13,7 +13,7 @@ import {
 } from '../../../../lib/uploads.ts'
 
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { sql, storage, config } = fastify
+  const { sql, storage, config, dbGate } = fastify
   const limiter = createSubjectLimiter(PRESIGN_LIMIT)
 
   fastify.post('/', {
@@ -55,12 +55,12 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
     const contentType = request.body.contentType.trim().toLowerCase()
     const problem = uploadRequestProblem(config, contentType, request.body.size)
     if (problem !== null) throw new Errors.BadRequest(problem)
-    const upload = await createUpload({ sql, storage, config }, {
+    const upload = await dbGate.run(async () => await createUpload({ sql, storage, config }, {
       subject: sub,
       contentType: contentType as ImageType,
       size: request.body.size,
       filename: request.body.filename
-    }, workSignal(request, reply.raw))
+    }, workSignal(request, reply.raw)))
     reply.code(201)
     return upload
   })
