@@ -2,7 +2,7 @@
 // fastify.dbGate, which fails database work fast while Postgres cannot be reached (lib/db-gate.ts).
 // Connects lazily, so the server binds $PORT even while Postgres is down (readiness reports it).
 import fp from 'fastify-plugin'
-import { createSql } from '../lib/db.ts'
+import { cancellable, createSql } from '../lib/db.ts'
 import { createDbGate, type DbGate } from '../lib/db-gate.ts'
 
 declare module 'fastify' {
@@ -16,8 +16,9 @@ export default fp(async (fastify) => {
   const sql = createSql(fastify.config)
   // Logged once per outage, not once per refused request
   const dbGate = createDbGate({
-    probe: async () => await sql`select 1`,
+    probe: async (signal) => await cancellable(sql`select 1`, signal),
     onClosed: (err) => fastify.log.warn({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'database unreachable: refusing database work until it answers'),
+    onProbeFailed: (err) => fastify.log.warn({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'database probe failed'),
     onOpened: (downMs) => fastify.log.info({ downMs }, 'database reachable again')
   })
   fastify.decorate('sql', sql)
