@@ -8,14 +8,18 @@ import postgres from 'postgres'
 import { drillSetup, appRole, startBuilt, send, bearer, writerToken, type Outcome } from '../helpers/drill.ts'
 import type { ServerProcess } from '../helpers/spawn-server.ts'
 import type { TestServices } from '../helpers/services.ts'
+import { fixture, postToBucket, type Presigned } from '../helpers/uploads.ts'
 
 /**
  * Each `pass` reads other URLs than the passes before it: the public cache keeps a page for
  * seconds, and a failed write does not invalidate it, so repeating a URL could be answered
  * without Postgres. The drill's seed has collections drill-1 to drill-3.
  */
+// One writer throughout: an upload can be completed only by whoever started it
+const WRITER = 'auth0|read-only-drill'
+
 async function writesAndReads (server: ServerProcess, services: TestServices, collectionId: string, pass: number): Promise<{ writes: Outcome[], reads: Outcome[] }> {
-  const h = { ...bearer(writerToken(services)), 'content-type': 'application/json' }
+  const h = { ...bearer(writerToken(services, WRITER)), 'content-type': 'application/json' }
   const writes = [
     await send(`${server.url}/api/v1/uploads`, { method: 'POST', headers: h, body: JSON.stringify({ contentType: 'image/png', size: 12345 }), label: 'presign' }),
     await send(`${server.url}/api/v1/collections`, { method: 'POST', headers: h, body: JSON.stringify({ slug: `ro-${Date.now()}`, title: 'Read-only drill' }), label: 'create collection' }),
@@ -28,6 +32,31 @@ async function writesAndReads (server: ServerProcess, services: TestServices, co
     await send(`${server.url}/api/v1/collections?limit=${10 + pass}`, { label: 'collections' })
   ]
   return { writes, reads }
+}
+
+/**
+ * The other write routes, run only while writes are refused: they would delete and reorder
+ * the drill's data. `uploadId` names a pending upload to complete.
+ */
+interface Targets { imageId: string, collectionIds: string[], collectionToDelete: string }
+
+async function writeTargets (admin: postgres.Sql): Promise<Targets> {
+  const [image] = await admin<{ id: string }[]>`select id from images where status = 'ready' order by position, id limit 1`
+  const collections = await admin<{ id: string, slug: string }[]>`select id, slug from collections order by position, id`
+  return { imageId: image!.id, collectionIds: collections.map(c => c.id), collectionToDelete: collections.find(c => c.slug === 'drill-3')!.id }
+}
+
+async function moreWrites (server: ServerProcess, services: TestServices, targets: Targets, uploadId?: string): Promise<Outcome[]> {
+  const auth = bearer(writerToken(services, WRITER))
+  const h = { ...auth, 'content-type': 'application/json' }
+  const out = [
+    await send(`${server.url}/api/v1/images/${targets.imageId}`, { method: 'PATCH', headers: h, body: JSON.stringify({ title: 'Renamed while read-only' }), label: 'update image' }),
+    await send(`${server.url}/api/v1/images/${targets.imageId}`, { method: 'DELETE', headers: auth, label: 'delete image' }),
+    await send(`${server.url}/api/v1/collections/reorder`, { method: 'POST', headers: h, body: JSON.stringify({ ids: [...targets.collectionIds].reverse() }), label: 'reorder collections' }),
+    await send(`${server.url}/api/v1/collections/${targets.collectionToDelete}`, { method: 'DELETE', headers: auth, label: 'delete collection' })
+  ]
+  if (uploadId !== undefined) out.push(await send(`${server.url}/api/v1/uploads/${uploadId}/complete`, { method: 'POST', headers: auth, label: 'complete upload' }))
+  return out
 }
 
 function assertReadOnlyBehaviour (server: ServerProcess, { writes, reads }: { writes: Outcome[], reads: Outcome[] }): void {
@@ -49,13 +78,25 @@ test('privileges revoked from the app role: writes 503, reads 200', { timeout: 9
   const before = await writesAndReads(server, services, id!, 0)
   assert.deepEqual(before.writes.map(o => o.status), [201, 201, 200], `writes before revoke: ${JSON.stringify(before.writes.map(o => o.body))}`)
 
+  // An upload whose file is in the bucket, to complete after the revoke: completing writes
+  const jpeg = fixture('sample.jpg')
+  const started = await send(`${server.url}/api/v1/uploads`, { method: 'POST', headers: { ...bearer(writerToken(services, WRITER)), 'content-type': 'application/json' }, body: JSON.stringify({ contentType: 'image/jpeg', size: jpeg.length }) })
+  assert.equal(started.status, 201, `presign: ${started.body}`)
+  const presigned = JSON.parse(started.body!) as Presigned
+  const posted = await postToBucket(presigned, jpeg, { type: 'image/jpeg' })
+  assert.ok(posted.ok, `POST to the bucket: ${posted.status}`)
+
   await admin.unsafe(`revoke insert, update, delete on all tables in schema public from ${role}`)
-  assertReadOnlyBehaviour(server, await writesAndReads(server, services, id!, 1))
+  const after = await writesAndReads(server, services, id!, 1)
+  after.writes.push(...await moreWrites(server, services, await writeTargets(admin), presigned.id))
+  assert.equal(after.writes.length, 8, 'every write route')
+  assertReadOnlyBehaviour(server, after)
 })
 
 test('database in read-only transactions: writes 503, reads 200', { timeout: 90_000 }, async (t) => {
   const { services, admin, database } = await drillSetup(t)
   const id = (await admin<{ id: string }[]>`select id from collections where slug = 'drill-1'`)[0]?.id
+  const targets = await writeTargets(admin)
   await admin.end({ timeout: 5 })
   // ALTER DATABASE from a session on another database: sessions on this one turn read-only
   const server0 = postgres(services.adminUrl, { max: 1, onnotice: () => {} })
@@ -66,5 +107,9 @@ test('database in read-only transactions: writes 503, reads 200', { timeout: 90_
   await server0.unsafe(`alter database "${database}" set default_transaction_read_only = on`)
   // New sessions pick the setting up: the app connects after it is set
   const server = await startBuilt(t)
-  assertReadOnlyBehaviour(server, await writesAndReads(server, services, id!, 0))
+  const during = await writesAndReads(server, services, id!, 0)
+  // Every write route but completing an upload: the presign above was refused, so none is pending
+  during.writes.push(...await moreWrites(server, services, targets))
+  assert.equal(during.writes.length, 7)
+  assertReadOnlyBehaviour(server, during)
 })
