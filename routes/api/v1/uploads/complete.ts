@@ -38,6 +38,9 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const signal = workSignal(request, reply.raw)
+    // Completing also reads the bucket: its failures arrive as StorageUnavailable (lib/uploads.ts
+    // maps every S3 error), not as a failure to connect, and the gate would close only when its
+    // own probe of Postgres failed anyway
     const result = await dbGate.run(async () => await completeUpload({ sql, storage, config }, { id: request.params.id, subject: request.principal!.sub }, signal))
     if (result.outcome === 'rejected') throw new Errors.Unprocessable(`The upload was rejected: ${result.row.rejection_reason ?? 'verification failed'}`)
     return await gallery.getImage(result.row.id, true, signal)
