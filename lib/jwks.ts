@@ -10,7 +10,10 @@
 // - it keeps only the key it looked for, so a key removed from the JWKS stays trusted and a
 //   budget spent by junk kids would lock out a freshly rotated key: we also refresh the whole
 //   set (replacing what we hold) every ttlMs, and at most every fullRefreshCooldownMs when an
-//   unknown kid arrives after the per-kid budget is spent.
+//   unknown kid arrives after the per-kid budget is spent;
+// - a fresh process's first requests all ask for a kid it does not hold yet: they wait for the
+//   fetch already under way (the boot's prefetch, or one lookup per kid) rather than each
+//   spending a refetch, which gave the 11th and later of them a 401 for a valid token.
 // @see https://auth0.com/docs/secure/tokens/access-tokens/validate-access-tokens
 import buildGetJwks from 'get-jwks'
 import { createPublicKey } from 'node:crypto'
@@ -44,6 +47,8 @@ export function createKeyStore ({ issuer, timeoutMs, refetchesPerMinute = 10, ma
   let refreshing: Promise<number> | undefined
   let tokens = refetchesPerMinute
   let refilledAt = Date.now()
+  // Lookups of unknown kids under way, by alg and kid: concurrent requests share one
+  const lookups = new Map<string, Promise<string>>()
 
   function takeRefetchToken (): boolean {
     const now = Date.now()
@@ -90,6 +95,35 @@ export function createKeyStore ({ issuer, timeoutMs, refetchesPerMinute = 10, ma
     return await refreshing
   }
 
+  /** One unknown kid: a refetch if the budget allows, else (rarely) a whole-set refresh. */
+  async function lookUp (kid: string, alg: string): Promise<string> {
+    if (!takeRefetchToken()) {
+      // The per-kid budget is spent (maybe by junk kids): a whole-set refresh, rarely, still
+      // lets a freshly rotated key in
+      if (Date.now() - lastFullAttempt > fullRefreshCooldownMs) {
+        await refreshAll().catch(() => { throw new Errors.IdentityProviderUnavailable() })
+        const fresh = pems.get(kid)
+        if (fresh !== undefined) return fresh
+      }
+      throw new Errors.Unauthorized('Token signing key is not known')
+    }
+    let jwk: Jwk
+    try {
+      jwk = await withTimeout(getJwks.getJwk({ domain: issuer, alg, kid }) as Promise<Jwk>, () => {
+        // Do not leave a hung fetch cached for the next request to wait on
+        getJwks.cache.delete(getJwks.generateCacheKey(alg, kid, issuer))
+      })
+    } catch (err) {
+      const code = (err as { code?: string }).code
+      if (code === 'JWK_NOT_FOUND' || code === 'DOMAIN_NOT_ALLOWED') throw new Errors.Unauthorized('Token signing key is not known')
+      if (code === 'GALLERY_IDP_UNAVAILABLE') throw err
+      throw new Errors.IdentityProviderUnavailable()
+    }
+    const pem = jwkToPem(jwk)
+    remember(kid, pem)
+    return pem
+  }
+
   return {
     /** PEM for a kid; 401 for keys the issuer does not publish, 503 when the issuer is unreachable. */
     async getPem (kid: string, alg: string): Promise<string> {
@@ -99,31 +133,19 @@ export function createKeyStore ({ issuer, timeoutMs, refetchesPerMinute = 10, ma
       }
       const known = pems.get(kid)
       if (known !== undefined) return known
-      if (!takeRefetchToken()) {
-        // The per-kid budget is spent (maybe by junk kids): a whole-set refresh, rarely, still
-        // lets a freshly rotated key in
-        if (Date.now() - lastFullAttempt > fullRefreshCooldownMs) {
-          await refreshAll().catch(() => { throw new Errors.IdentityProviderUnavailable() })
-          const fresh = pems.get(kid)
-          if (fresh !== undefined) return fresh
-        }
-        throw new Errors.Unauthorized('Token signing key is not known')
+      // A whole-set fetch under way may bring it; if that fetch fails, so would a lookup
+      if (refreshing !== undefined) {
+        await refreshing.catch(() => { throw new Errors.IdentityProviderUnavailable() })
+        const fetched = pems.get(kid)
+        if (fetched !== undefined) return fetched
       }
-      let jwk: Jwk
-      try {
-        jwk = await withTimeout(getJwks.getJwk({ domain: issuer, alg, kid }) as Promise<Jwk>, () => {
-          // Do not leave a hung fetch cached for the next request to wait on
-          getJwks.cache.delete(getJwks.generateCacheKey(alg, kid, issuer))
-        })
-      } catch (err) {
-        const code = (err as { code?: string }).code
-        if (code === 'JWK_NOT_FOUND' || code === 'DOMAIN_NOT_ALLOWED') throw new Errors.Unauthorized('Token signing key is not known')
-        if (code === 'GALLERY_IDP_UNAVAILABLE') throw err
-        throw new Errors.IdentityProviderUnavailable()
+      const key = `${alg} ${kid}`
+      let lookup = lookups.get(key)
+      if (lookup === undefined) {
+        lookup = lookUp(kid, alg).finally(() => { lookups.delete(key) })
+        lookups.set(key, lookup)
       }
-      const pem = jwkToPem(jwk)
-      remember(kid, pem)
-      return pem
+      return await lookup
     },
     /** Warm the keys before the first request; failures are left to readiness to report. */
     prefetch: refreshAll,

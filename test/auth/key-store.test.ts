@@ -42,3 +42,24 @@ test('a key the issuer stops publishing stops being trusted after the set expire
   await assert.rejects(store.getPem(old.kid, 'RS256'), { statusCode: 401 })
   assert.equal(await store.getPem(issuer.keys[0]!.kid, 'RS256'), pemOf(issuer, 0))
 })
+
+test('a fresh store under concurrent first requests: every one gets the key, with one JWKS fetch', async (t) => {
+  const issuer = await startIssuer()
+  t.after(() => issuer.close())
+  const kid = issuer.keys[0]!.kid
+  // Before the fix, requests past the refetch budget (here 3) got a 401 for a valid key
+  const cold = createKeyStore({ issuer: issuer.issuer, timeoutMs: 1000, refetchesPerMinute: 3 })
+  const before = issuer.jwksRequests()
+  const pems = await Promise.all(Array.from({ length: 20 }, async () => await cold.getPem(kid, 'RS256')))
+  assert.deepEqual(new Set(pems), new Set([pemOf(issuer, 0)]))
+  assert.equal(issuer.jwksRequests() - before, 1, 'one lookup shared by all')
+
+  // The same while the boot's prefetch is still under way: they wait for it
+  const booting = createKeyStore({ issuer: issuer.issuer, timeoutMs: 1000, refetchesPerMinute: 3 })
+  const start = issuer.jwksRequests()
+  const prefetch = booting.prefetch()
+  const during = await Promise.all(Array.from({ length: 20 }, async () => await booting.getPem(kid, 'RS256')))
+  assert.equal(await prefetch, 1)
+  assert.deepEqual(new Set(during), new Set([pemOf(issuer, 0)]))
+  assert.equal(issuer.jwksRequests() - start, 1, 'the prefetch alone')
+})
