@@ -24,6 +24,7 @@
 // out the pool's backoff on a user's time. The gate's whole state is one flag and one loop.
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Errors } from './errors.ts'
+import { withDeadline } from './readiness.ts'
 
 // Connection attempts that found no server: refused, timed out, no such host, a Unix socket
 // path with nothing behind it (ENOENT), or a server starting up or shutting down (57P03
@@ -64,14 +65,8 @@ export function createDbGate ({ probe, probeEveryMs = 250, probeTimeoutMs = 2000
 
   /** Resolves true when the probe answered within probeTimeoutMs. */
   async function answers (): Promise<boolean> {
-    const signal = AbortSignal.timeout(probeTimeoutMs)
-    let onAbort: (() => void) | undefined
-    const timedOut = new Promise<never>((_resolve, reject) => {
-      onAbort = () => { reject(Object.assign(new Error(`the probe did not answer within ${probeTimeoutMs} ms`), { code: 'PROBE_TIMEOUT' })) }
-      signal.addEventListener('abort', onAbort, { once: true })
-    })
     try {
-      await Promise.race([probe(signal), timedOut])
+      await withDeadline(probe, probeTimeoutMs)
       lastProbeCode = undefined
       return true
     } catch (err) {
@@ -79,8 +74,6 @@ export function createDbGate ({ probe, probeEveryMs = 250, probeTimeoutMs = 2000
       if (code !== lastProbeCode) onProbeFailed?.(err)
       lastProbeCode = code
       return false
-    } finally {
-      if (onAbort) signal.removeEventListener('abort', onAbort)
     }
   }
 

@@ -5,17 +5,32 @@ export type Check = (signal: AbortSignal) => Promise<unknown>
 export interface CheckResult { status: 'ok' | 'fail', latencyMs: number, error?: string }
 export interface Readiness { status: 'ok' | 'fail', checkedAt: string, checks: Record<string, CheckResult> }
 
+/**
+ * Runs `check` with a deadline: its signal aborts after `timeoutMs`, and the result rejects then
+ * ("timed out after N ms", code TIMEOUT) even if the check ignores the signal.
+ */
+export async function withDeadline (check: Check, timeoutMs: number): Promise<unknown> {
+  const signal = AbortSignal.timeout(timeoutMs)
+  let onAbort: (() => void) | undefined
+  const timedOut = new Promise<never>((_resolve, reject) => {
+    onAbort = () => { reject(Object.assign(new Error(`timed out after ${timeoutMs} ms`), { code: 'TIMEOUT' })) }
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([check(signal), timedOut])
+  } finally {
+    signal.removeEventListener('abort', onAbort!)
+  }
+}
+
 export function createReadiness (checks: Record<string, Check>, { ttlMs = 3000, timeoutMs = 2000 } = {}) {
   let cached: { at: number, value: Readiness } | undefined
   let inFlight: Promise<Readiness> | undefined
 
   async function runOne (check: Check): Promise<CheckResult> {
     const started = performance.now()
-    const signal = AbortSignal.timeout(timeoutMs)
     try {
-      await Promise.race([check(signal), new Promise((_resolve, reject) => {
-        signal.addEventListener('abort', () => reject(new Error(`timed out after ${timeoutMs} ms`)), { once: true })
-      })])
+      await withDeadline(check, timeoutMs)
       return { status: 'ok', latencyMs: Math.round(performance.now() - started) }
     } catch (err) {
       // Name the failure class only: driver messages can carry hostnames or credentials
