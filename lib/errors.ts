@@ -15,3 +15,8 @@ export const Errors = {
   IdentityProviderUnavailable: createError('GALLERY_IDP_UNAVAILABLE', 'The identity provider is unreachable, retry shortly', 503),
   Internal: createError('GALLERY_INTERNAL', 'Internal Server Error', 500)
 } as const
+
+/** An error as a log field: its message and code only (a driver error's other fields can carry the query or credentials). */
+export function briefError (err: unknown): { message?: string, code?: string } {
+  return { message: (err as Error).message, code: (err as { code?: string }).code }
+}

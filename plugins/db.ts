@@ -4,6 +4,7 @@
 import fp from 'fastify-plugin'
 import { cancellable, createSql } from '../lib/db.ts'
 import { createDbGate, type DbGate } from '../lib/db-gate.ts'
+import { briefError } from '../lib/errors.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -17,8 +18,8 @@ export default fp(async (fastify) => {
   // Logged once per outage, not once per refused request
   const dbGate = createDbGate({
     probe: async (signal) => await cancellable(sql`select 1`, signal),
-    onClosed: (err) => fastify.log.warn({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'database unreachable: refusing database work until it answers'),
-    onProbeFailed: (err) => fastify.log.warn({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'database probe failed'),
+    onClosed: (err) => fastify.log.warn({ err: briefError(err) }, 'database unreachable: refusing database work until it answers'),
+    onProbeFailed: (err) => fastify.log.warn({ err: briefError(err) }, 'database probe failed'),
     onOpened: (downMs) => fastify.log.info({ downMs }, 'database reachable again')
   })
   fastify.decorate('sql', sql)

@@ -15,6 +15,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { negotiate } from '@fastify/accept-negotiator'
 import { APPLICATION_NAME, createSql, type Sql } from '../lib/db.ts'
 import { appendVary } from '../lib/vary.ts'
+import { briefError } from '../lib/errors.ts'
 import { CHANGE_CHANNEL, createPublicCache, etagMatches, type PublicCacheOptions as CacheLimits } from '../lib/public-cache.ts'
 
 declare module 'fastify' {
@@ -113,7 +114,7 @@ export default fp<PublicCacheOptions>(async (fastify, opts) => {
     } catch (err) {
       cache.setEnabled(false)
       await next.end({ timeout: 1 }).catch(() => {})
-      if (!closed) fastify.log.warn({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'public cache: LISTEN failed; caching off until it is back')
+      if (!closed) fastify.log.warn({ err: briefError(err) }, 'public cache: LISTEN failed; caching off until it is back')
     }
   }
 
