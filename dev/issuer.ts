@@ -1,11 +1,13 @@
 // A real local token issuer for development and tests: RS256 keys, a JWKS endpoint over HTTP
 // on loopback, and token minting. Tests use it to attack the verifier with real tokens; it
-// counts requests and can be told to hang or fail, so tests can assert "no JWKS request".
+// counts requests and can be told to hang, fail, reset connections or stop listening, so tests
+// can assert "no JWKS request" and drills can take the identity provider away.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { generateKeyPairSync, createSign, createHmac, randomUUID, type KeyObject } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 
-export type IssuerMode = 'normal' | 'hang' | 'error' | 'down'
+/** How requests are answered: normally, never (held open), with a 500, or by resetting the connection. */
+export type IssuerMode = 'normal' | 'hang' | 'error' | 'reset'
 
 export interface IssuerKey { kid: string, privateKey: KeyObject, publicKey: KeyObject }
 
@@ -58,6 +60,10 @@ export interface Issuer {
   mode: IssuerMode
   token: (opts?: TokenOptions) => string
   rotate: () => IssuerKey
+  /** Stop listening and drop every connection: connections are refused until up(). */
+  down: () => Promise<void>
+  /** Listen again on the same port after down(). */
+  up: () => Promise<void>
   close: () => Promise<void>
 }
 
@@ -93,9 +99,22 @@ export async function startIssuer ({ port = 0, host = '127.0.0.1', audience = 'h
       state.keys.unshift(key)
       return key
     },
+    down: async () => {
+      for (const res of hanging) res.destroy()
+      hanging.clear()
+      server.closeAllConnections()
+      await new Promise<void>(resolve => server.close(() => resolve()))
+    },
+    up: async () => {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(state.port, host, () => { server.off('error', reject); resolve() })
+      })
+    },
     close: async () => {
       for (const res of hanging) res.destroy()
       server.closeAllConnections()
+      // Already down: close() answers ERR_SERVER_NOT_RUNNING, which is fine here
       await new Promise<void>(resolve => server.close(() => resolve()))
     }
   }
@@ -108,7 +127,7 @@ export async function startIssuer ({ port = 0, host = '127.0.0.1', audience = 'h
     const path = new URL(req.url ?? '/', 'http://x').pathname
     state.requests.push(path)
     if (state.mode === 'hang') { hanging.add(res); return }
-    if (state.mode === 'down') { req.socket.destroy(); return }
+    if (state.mode === 'reset') { req.socket.destroy(); return }
     if (state.mode === 'error') { res.writeHead(500).end('error'); return }
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json', 'access-control-allow-origin': '*' }).end(JSON.stringify(body))

@@ -1,13 +1,18 @@
-// Drill: the identity provider's JWKS hanging or down, and the S3 endpoint down or hanging.
-// Readiness reports the failing dependency, unrelated routes keep working, nothing hangs: a
-// token whose key is cached still works; an unknown key answers 401/503 within JWKS_TIMEOUT_MS.
+// Drill: the identity provider's JWKS and the S3 endpoint lost by a running app, and back.
+// Each outage starts after boot, with the dependency seen working (keys fetched, an upload
+// completed), and takes the three forms a real one takes: the host refuses connections (down),
+// the connection is reset (JWKS) or nothing answers at all (hang). Readiness reports the failing
+// dependency, unrelated routes keep working, nothing hangs: a token whose key is cached still
+// works, an unknown key answers 401/503 within JWKS_TIMEOUT_MS, completing an upload answers
+// 503 within the request budget. When the dependency is back, so is the service, without a
+// restart: readiness passes again, a new key is fetched, the refused upload completes.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createServer, type Socket } from 'node:net'
 import { drillSetup, startBuilt, send, bearer, writerToken } from '../helpers/drill.ts'
 import { until } from '../helpers/spawn-server.ts'
+import { postToBucket, makePng, type Presigned } from '../helpers/uploads.ts'
+import { startRelay, type RelayMode } from '../helpers/relay.ts'
 import { newKey } from '../../dev/issuer.ts'
-import { freePort } from '../../dev/postgres.ts'
 
 const JWKS_TIMEOUT_MS = 1500
 const REQUEST_TIMEOUT_MS = 4000
@@ -15,76 +20,132 @@ const REQUEST_TIMEOUT_MS = 4000
 const READINESS_MS = 2000 + 1000
 // An unrelated route waits on nothing that is down: anything near a timeout is a hang
 const UNRELATED_MS = 1000
+// Readiness caches its result for 3 s (lib/readiness.ts): a recovery shows within one TTL
+// and one round of checks
+const RECOVERY_MS = 3000 + 2000 + 1000
 
-/** Polls readiness until it reports `check` failing; every answer, failing or not, must come in time. */
-async function readinessFails (url: string, check: 'jwks' | 's3'): Promise<boolean> {
+/** Polls readiness until `check` has `status`; every answer, failing or not, must come in time. */
+async function readinessIs (url: string, check: 'jwks' | 's3', status: 'ok' | 'fail', withinMs = 15_000): Promise<boolean> {
   return await until(async () => {
     const o = await send(`${url}/api/v1/health`, { timeoutMs: 10_000 })
     assert.ok(o.ms <= READINESS_MS, `readiness answered after ${o.ms} ms: ${o.status} ${o.error ?? o.body}`)
-    return o.status === 503 && (JSON.parse(o.body ?? '{}') as { checks?: Record<string, { status?: string }> }).checks?.[check]?.status === 'fail'
-  }, 15_000, 250)
+    return (JSON.parse(o.body ?? '{}') as { checks?: Record<string, { status?: string }> }).checks?.[check]?.status === status
+  }, withinMs, 250)
 }
 
-for (const mode of ['hang', 'down'] as const) {
-  test(`JWKS ${mode}: readiness reports it, cached keys and public routes keep working`, { timeout: 90_000 }, async (t) => {
+async function unrelatedRoutesWork (url: string, routes: [string, string, Record<string, string>?][]): Promise<void> {
+  for (const [label, path, headers] of routes) {
+    const o = await send(`${url}${path}`, { headers })
+    assert.equal(o.status, 200, `${label}: ${o.status} ${o.body}`)
+    assert.ok(o.ms <= UNRELATED_MS, `${label} answered after ${o.ms} ms`)
+  }
+}
+
+for (const mode of ['down', 'reset', 'hang'] as const) {
+  test(`JWKS ${mode}: readiness reports it, cached keys and public routes keep working, and it recovers`, { timeout: 90_000 }, async (t) => {
     const { services } = await drillSetup(t)
+    const issuer = services.issuer
     const server = await startBuilt(t, { JWKS_TIMEOUT_MS: String(JWKS_TIMEOUT_MS), REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS), DATABASE_STATEMENT_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS - 1000) })
-    const token = writerToken(services)
-    assert.equal((await send(`${server.url}/api/v1/me`, { headers: bearer(token) })).status, 200, 'key fetched while the issuer is up')
-    services.issuer.mode = mode
-    t.after(() => { services.issuer.mode = 'normal' })
+    assert.equal((await send(`${server.url}/api/v1/me`, { headers: bearer(writerToken(services)) })).status, 200, 'key fetched while the issuer is up')
+    assert.ok(await readinessIs(server.url, 'jwks', 'ok'), 'readiness passes while the issuer is up')
 
-    assert.ok(await readinessFails(server.url, 'jwks'), 'readiness reports jwks fail')
-    for (const [label, o] of [
-      ['liveness', await send(`${server.url}/health`)],
-      ['public list', await send(`${server.url}/api/v1/images?limit=3`)],
-      ['collection', await send(`${server.url}/api/v1/collections/drill-1`)],
-      ['me with a cached key', await send(`${server.url}/api/v1/me`, { headers: bearer(writerToken(services)) })]
-    ] as const) {
-      assert.equal(o.status, 200, `${label}: ${o.status} ${o.body}`)
-      assert.ok(o.ms <= UNRELATED_MS, `${label} answered after ${o.ms} ms`)
+    if (mode === 'down') await issuer.down()
+    else issuer.mode = mode
+    let back = false
+    const comeBack = async () => {
+      if (back) return
+      back = true
+      if (mode === 'down') await issuer.up()
+      else issuer.mode = 'normal'
     }
+    t.after(comeBack)
+    const probe = await send(issuer.url, { timeoutMs: 1000 })
+    assert.equal(probe.error, { down: 'ECONNREFUSED', reset: 'UND_ERR_SOCKET', hang: 'TimeoutError' }[mode], `the issuer is ${mode}: ${probe.status} ${probe.error}`)
 
-    const stranger = services.issuer.token({ key: newKey('not-published-yet'), permissions: ['write:gallery'] })
+    assert.ok(await readinessIs(server.url, 'jwks', 'fail'), 'readiness reports jwks fail')
+    await unrelatedRoutesWork(server.url, [
+      ['liveness', '/health'],
+      ['public list', '/api/v1/images?limit=3'],
+      ['collection', '/api/v1/collections/drill-1'],
+      ['me with a cached key', '/api/v1/me', bearer(writerToken(services))]
+    ])
+
+    // A key the issuer is about to publish: during the outage it cannot be fetched
+    const rotated = newKey(`rotated-during-${mode}`)
+    const stranger = issuer.token({ key: rotated, permissions: ['write:gallery'] })
     const o = await send(`${server.url}/api/v1/me`, { headers: bearer(stranger) })
     t.diagnostic(`unknown key while JWKS ${mode}: ${o.status} ${o.code} in ${o.ms} ms`)
     assert.ok(o.status === 401 || o.status === 503, `${o.status} ${o.body}`)
     assert.ok(o.ms <= JWKS_TIMEOUT_MS + 2000, `unknown key answered after ${o.ms} ms`)
     assert.ok(server.alive())
+
+    // The issuer is back with the new key published: readiness passes, the key is fetched
+    issuer.keys.push(rotated)
+    t.after(() => { issuer.keys.splice(issuer.keys.indexOf(rotated), 1) })
+    await comeBack()
+    const backAt = Date.now()
+    assert.ok(await readinessIs(server.url, 'jwks', 'ok', RECOVERY_MS), 'readiness passes again')
+    const me = await send(`${server.url}/api/v1/me`, { headers: bearer(stranger) })
+    t.diagnostic(`after JWKS ${mode}: readiness ok and the new key ${me.status} ${Date.now() - backAt} ms after the issuer came back`)
+    assert.equal(me.status, 200, `the key published during the outage: ${me.status} ${me.body}`)
   })
 }
 
-for (const mode of ['down', 'hang'] as const) {
-  test(`S3 endpoint ${mode}: readiness reports it, other routes work, completion answers 503 in time`, { timeout: 90_000 }, async (t) => {
-    const { services } = await drillSetup(t)
-    // An endpoint that refuses connections, or one that accepts and never answers
-    const port = await freePort()
-    const sockets = new Set<Socket>()
-    const blackhole = createServer(s => { sockets.add(s) })
-    if (mode === 'hang') {
-      await new Promise<void>(resolve => blackhole.listen(port, '127.0.0.1', () => resolve()))
-      t.after(() => { for (const s of sockets) s.destroy(); blackhole.close() })
-    }
-    const server = await startBuilt(t, { S3_ENDPOINT: `http://127.0.0.1:${port}`, REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS), DATABASE_STATEMENT_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS - 1000) })
-    assert.ok(await readinessFails(server.url, 's3'), 'readiness reports s3 fail')
-    const token = writerToken(services)
-    for (const [label, o] of [
-      ['liveness', await send(`${server.url}/health`)],
-      ['public list', await send(`${server.url}/api/v1/images?limit=3`)],
-      ['me', await send(`${server.url}/api/v1/me`, { headers: bearer(token) })]
-    ] as const) {
-      assert.equal(o.status, 200, `${label}: ${o.status} ${o.body}`)
-      assert.ok(o.ms <= UNRELATED_MS, `${label} answered after ${o.ms} ms`)
-    }
+async function presignAndPost (url: string, token: string): Promise<Presigned> {
+  const png = makePng(8, 8)
+  const res = await send(`${url}/api/v1/uploads`, { method: 'POST', headers: { ...bearer(token), 'content-type': 'application/json' }, body: JSON.stringify({ contentType: 'image/png', size: png.length }) })
+  assert.equal(res.status, 201, `presign: ${res.status} ${res.body}`)
+  const presigned = JSON.parse(res.body ?? '{}') as Presigned
+  const s3 = await postToBucket(presigned, png, { type: 'image/png' })
+  assert.ok(s3.ok, `POST to the bucket: ${s3.status}`)
+  return presigned
+}
 
-    const h = { ...bearer(token), 'content-type': 'application/json' }
-    const presign = await send(`${server.url}/api/v1/uploads`, { method: 'POST', headers: h, body: JSON.stringify({ contentType: 'image/png', size: 12345 }) })
+for (const mode of ['down', 'hang'] as const satisfies RelayMode[]) {
+  test(`S3 endpoint ${mode}: readiness reports it, other routes work, completion answers 503 in time, and it recovers`, { timeout: 90_000 }, async (t) => {
+    const { services } = await drillSetup(t)
+    // The app reaches s3rver through a relay the drill can cut (test/helpers/relay.ts)
+    const relay = await startRelay(services.env.S3_ENDPOINT!)
+    t.after(() => relay.close())
+    const server = await startBuilt(t, { S3_ENDPOINT: relay.url, REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS), DATABASE_STATEMENT_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS - 1000) })
+    const token = writerToken(services)
+    const completeUpload = async (id: string) => await send(`${server.url}/api/v1/uploads/${id}/complete`, { method: 'POST', headers: bearer(token) })
+
+    // Up: readiness passes and an upload completes through the relay
+    assert.ok(await readinessIs(server.url, 's3', 'ok'), 'readiness passes while S3 is up')
+    const before = await presignAndPost(server.url, token)
+    const first = await completeUpload(before.id)
+    assert.equal(first.status, 200, `completion while S3 is up: ${first.status} ${first.body}`)
+    // A file that reached the bucket just before the outage
+    const caught = await presignAndPost(server.url, token)
+    assert.ok(relay.accepted() > 0)
+
+    await relay.set(mode)
+    const probe = await send(relay.url, { timeoutMs: 1000 })
+    assert.equal(probe.error, mode === 'down' ? 'ECONNREFUSED' : 'TimeoutError', `the endpoint is ${mode}: ${probe.status} ${probe.error}`)
+    assert.ok(await readinessIs(server.url, 's3', 'fail'), 'readiness reports s3 fail')
+    await unrelatedRoutesWork(server.url, [
+      ['liveness', '/health'],
+      ['public list', '/api/v1/images?limit=3'],
+      ['me', '/api/v1/me', bearer(token)]
+    ])
+
+    const presign = await send(`${server.url}/api/v1/uploads`, { method: 'POST', headers: { ...bearer(token), 'content-type': 'application/json' }, body: JSON.stringify({ contentType: 'image/png', size: 12345 }) })
     assert.equal(presign.status, 201, `presign needs no S3 round trip: ${presign.status} ${presign.body}`)
-    const { id } = JSON.parse(presign.body ?? '{}') as { id: string }
-    const complete = await send(`${server.url}/api/v1/uploads/${id}/complete`, { method: 'POST', headers: bearer(token) })
+    const complete = await completeUpload(caught.id)
     t.diagnostic(`complete with S3 ${mode}: ${complete.status} ${complete.code} in ${complete.ms} ms`)
     assert.equal(complete.status, 503, `${complete.status} ${complete.body}`)
     assert.ok(complete.ms <= REQUEST_TIMEOUT_MS + 2000, `completion answered after ${complete.ms} ms`)
     assert.ok(server.alive())
+
+    // Back: readiness passes again and the refused completion, retried, succeeds
+    await relay.set('up')
+    const backAt = Date.now()
+    assert.ok(await readinessIs(server.url, 's3', 'ok', RECOVERY_MS), 'readiness passes again')
+    const retried = await completeUpload(caught.id)
+    t.diagnostic(`after S3 ${mode}: readiness ok and the retried completion ${retried.status} ${Date.now() - backAt} ms after S3 came back`)
+    assert.equal(retried.status, 200, `the completion refused during the outage, retried: ${retried.status} ${retried.body}`)
+    const image = await send(`${server.url}/api/v1/images/${(JSON.parse(retried.body ?? '{}') as { id?: string }).id ?? 'none'}`, { headers: bearer(token) })
+    assert.equal(image.status, 200, `the image exists: ${image.status} ${image.body}`)
   })
 }
