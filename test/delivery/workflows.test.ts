@@ -12,7 +12,7 @@ const dir = join(repoRoot, '.github/workflows')
 const read = (name: string) => readFileSync(join(dir, name), 'utf8')
 const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'))
 
-interface Step { uses?: string, run?: string, with?: Record<string, unknown>, name?: string }
+interface Step { uses?: string, run?: string, with?: Record<string, unknown>, name?: string, env?: Record<string, string> }
 interface Job { steps: Step[], services?: Record<string, { image: string, ports?: string[] }>, 'timeout-minutes'?: number, environment?: string, if?: string, env?: Record<string, string> }
 interface Workflow { on: Record<string, unknown>, permissions?: Record<string, string>, jobs: Record<string, Job>, concurrency?: { group: string } }
 
@@ -43,7 +43,7 @@ test('every action is pinned to a version, and every job has a timeout and least
   }
 })
 
-test('ci.yml: Node 24 with the npm cache, a Postgres service, and lint, type check, tests and the slug test', () => {
+test('ci.yml: Node 24 with the npm cache, a Postgres service, and lint, type check, tests, the slug test and the drills', () => {
   const wf = parse(read('ci.yml')) as Workflow
   assert.ok('push' in wf.on && 'pull_request' in wf.on)
   const jobs = Object.values(wf.jobs)
@@ -62,7 +62,10 @@ test('ci.yml: Node 24 with the npm cache, a Postgres service, and lint, type che
   assert.match(job.env?.TEST_DATABASE_URL ?? '', /^postgres:\/\/postgres:postgres@127\.0\.0\.1:5432\//)
 
   const runs = job.steps.map(s => s.run).filter((r): r is string => typeof r === 'string')
-  assert.deepEqual(runs.filter(r => r.startsWith('npm ')), ['npm ci', 'npm run lint', 'npm run typecheck', 'npm test', 'npm run slug-test'])
+  assert.deepEqual(runs.filter(r => r.startsWith('npm ')), ['npm ci', 'npm run lint', 'npm run typecheck', 'npm test', 'npm run slug-test', 'npm run drill'])
+  // The Postgres-down drill stops its own Postgres: the drills must not get the service's URL
+  const drill = job.steps.find(s => s.run === 'npm run drill')
+  assert.equal(drill?.env?.TEST_DATABASE_URL, '', 'the drills run on the embedded Postgres')
   const browser = runs.findIndex(r => r.includes('/usr/bin/chromium'))
   assert.ok(browser > runs.indexOf('npm ci') && browser < runs.indexOf('npm test'), 'the browser the upload test drives is in place before the tests')
   for (const r of runs) {

@@ -32,7 +32,8 @@ function withDatabase (url: string, database: string): string {
 }
 
 async function start (): Promise<TestServices> {
-  const external = process.env.TEST_DATABASE_URL
+  // Empty counts as unset, so a CI step can ask for the embedded Postgres
+  const external = process.env.TEST_DATABASE_URL === '' ? undefined : process.env.TEST_DATABASE_URL
   const services = await startServices({ databaseUrl: external ?? undefined, origins: ['http://127.0.0.1:5173', 'http://localhost:5173'] })
   const adminUrl = external ?? services.postgres!.url()
   const newDatabase = async () => {
