@@ -3,8 +3,8 @@
 // endpoint, holds kept-alive connections to it, and then loses it.
 //
 //   up    relays bytes both ways;
-//   down  stops listening and resets every relayed connection: new connections are refused
-//         (ECONNREFUSED), as from a host with nothing on the port;
+//   down  stops listening and resets (RST) every relayed connection: new connections are
+//         refused (ECONNREFUSED), as from a host with nothing on the port;
 //   hang  accepts connections and answers nothing on any, old or new: bytes are held, as
 //         behind a black-holed route or a stuck load balancer.
 //
@@ -21,6 +21,7 @@ export interface Relay {
   mode: () => RelayMode
   /** Connections the relay has accepted so far. */
   accepted: () => number
+  /** Changes take effect in the order called; each resolves once it has. */
   set: (mode: RelayMode) => Promise<void>
   close: () => Promise<void>
 }
@@ -33,6 +34,14 @@ export async function startRelay (target: URL | string, { host = '127.0.0.1' }: 
   let mode: RelayMode = 'up'
   let accepted = 0
   let port = 0
+  let server: Server | undefined
+  // set() and close() one at a time, so a close cannot overtake a re-listen
+  let queue: Promise<void> = Promise.resolve()
+  const serial = async (fn: () => Promise<void>) => {
+    const run = queue.then(fn)
+    queue = run.catch(() => {})
+    await run
+  }
 
   const stall = (pair: Pair) => {
     pair.client.unpipe()
@@ -40,9 +49,9 @@ export async function startRelay (target: URL | string, { host = '127.0.0.1' }: 
     pair.client.pause()
     pair.upstream?.pause()
   }
-  const drop = (pair: Pair) => {
-    pair.client.destroy()
-    pair.upstream?.destroy()
+  const reset = (pair: Pair) => {
+    pair.client.resetAndDestroy()
+    pair.upstream?.resetAndDestroy()
     pairs.delete(pair)
   }
 
@@ -51,27 +60,30 @@ export async function startRelay (target: URL | string, { host = '127.0.0.1' }: 
     const pair: Pair = { client }
     pairs.add(pair)
     client.on('error', () => {})
-    client.on('close', () => { drop(pair) })
+    client.on('close', () => { pairs.delete(pair); pair.upstream?.destroy() })
     if (mode === 'hang') { client.pause(); return }
     const upstream = connect(Number(to.port), to.hostname)
     pair.upstream = upstream
     upstream.on('error', () => {})
-    upstream.on('close', () => { drop(pair) })
+    // A clean end reaches the client through the pipe (queued bytes first); an error does not
+    upstream.on('close', (hadError) => { if (hadError) client.destroy() })
     client.pipe(upstream)
     upstream.pipe(client)
   }
 
-  let server: Server
   const listen = async () => {
-    server = createServer(onConnection)
+    const next = createServer(onConnection)
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(port, host, () => { server.off('error', reject); resolve() })
+      next.once('error', reject)
+      next.listen(port, host, () => { next.off('error', reject); resolve() })
     })
-    port = (server.address() as AddressInfo).port
+    server = next
+    port = (next.address() as AddressInfo).port
   }
   const unlisten = async () => {
-    await new Promise<void>(resolve => server.close(() => resolve()))
+    const current = server
+    server = undefined
+    if (current) await new Promise<void>(resolve => current.close(() => resolve()))
   }
   await listen()
 
@@ -80,23 +92,29 @@ export async function startRelay (target: URL | string, { host = '127.0.0.1' }: 
     mode: () => mode,
     accepted: () => accepted,
     set: async (next) => {
-      if (next === mode) return
-      const previous = mode
-      mode = next
-      if (next === 'down') {
-        for (const pair of [...pairs]) drop(pair)
-        await unlisten()
-        return
-      }
-      // Coming back from a hang: the stalled connections are dead to their peers already
-      if (previous === 'hang') for (const pair of [...pairs]) drop(pair)
-      if (previous === 'down') await listen()
-      if (next === 'hang') for (const pair of pairs) stall(pair)
+      await serial(async () => {
+        const previous = mode
+        if (next === previous) return
+        mode = next
+        if (next === 'down') {
+          for (const pair of [...pairs]) reset(pair)
+          await unlisten()
+          return
+        }
+        // Coming back from a hang: the stalled connections are dead to their peers already
+        if (previous === 'hang') for (const pair of [...pairs]) reset(pair)
+        if (next === 'hang') for (const pair of pairs) stall(pair)
+        if (previous === 'down') {
+          try { await listen() } catch (err) { mode = 'down'; throw err }
+        }
+      })
     },
     close: async () => {
-      for (const pair of [...pairs]) drop(pair)
-      if (mode !== 'down') await unlisten()
-      mode = 'down'
+      await serial(async () => {
+        for (const pair of [...pairs]) reset(pair)
+        await unlisten()
+        mode = 'down'
+      })
     }
   }
 }
