@@ -21,9 +21,10 @@ const REQUEST_TIMEOUT_MS = 4000
 const READINESS_MS = 2000 + 1000
 // An unrelated route waits on nothing that is down: anything near a timeout is a hang
 const UNRELATED_MS = 1000
-// Readiness caches its result for 3 s (lib/readiness.ts): a recovery shows within one TTL
-// and one round of checks
-const RECOVERY_MS = 3000 + 2000 + 1000
+// Readiness caches its result for 3 s (lib/readiness.ts). Worst case: a round of checks starts
+// just before the dependency is back, waits out its 2 s deadline (a hang), and its failure is
+// cached for 3 s: ~5.3 s with the 250 ms polling, plus slack for a loaded CI machine
+const RECOVERY_MS = 2000 + 3000 + 2000
 
 /**
  * Polls readiness until `check` has `status` (with the answer's status code to match: 503 while
