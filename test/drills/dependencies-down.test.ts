@@ -10,7 +10,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { drillSetup, startBuilt, send, bearer, writerToken, readinessIs } from '../helpers/drill.ts'
 import { tcpConnect } from '../helpers/spawn-server.ts'
-import { postToBucket, makePng, type Presigned } from '../helpers/uploads.ts'
+import { uploadOverHttp, makePng } from '../helpers/uploads.ts'
 import { startRelay, type RelayMode } from '../helpers/relay.ts'
 import { newKey } from '../../dev/issuer.ts'
 
@@ -96,16 +96,6 @@ for (const mode of ['down', 'reset', 'hang'] as const) {
   })
 }
 
-async function presignAndPost (url: string, token: string): Promise<Presigned> {
-  const png = makePng(8, 8)
-  const res = await send(`${url}/api/v1/uploads`, { method: 'POST', headers: { ...bearer(token), 'content-type': 'application/json' }, body: JSON.stringify({ contentType: 'image/png', size: png.length }) })
-  assert.equal(res.status, 201, `presign: ${res.status} ${res.body}`)
-  const presigned = JSON.parse(res.body ?? '{}') as Presigned
-  const s3 = await postToBucket(presigned, png, { type: 'image/png' })
-  assert.ok(s3.ok, `POST to the bucket: ${s3.status}`)
-  return presigned
-}
-
 for (const mode of ['down', 'hang'] as const satisfies RelayMode[]) {
   test(`S3 endpoint ${mode}: readiness reports it, other routes work, completion answers 503 in time, and it recovers`, { timeout: 90_000 }, async (t) => {
     const { services } = await drillSetup(t)
@@ -120,11 +110,11 @@ for (const mode of ['down', 'hang'] as const satisfies RelayMode[]) {
     // yet) and an upload completes through it
     assert.ok(await readinessIs(server.url, 's3', 'ok', IN_TIME), 'readiness passes while S3 is up')
     assert.ok(relay.accepted() > 0, 'the app reaches S3 through the relay')
-    const before = await presignAndPost(server.url, token)
+    const before = await uploadOverHttp(server.url, token, makePng(8, 8), 'image/png')
     const first = await completeUpload(before.id)
     assert.equal(first.status, 200, `completion while S3 is up: ${first.status} ${first.body}`)
     // A file that reached the bucket just before the outage
-    const caught = await presignAndPost(server.url, token)
+    const caught = await uploadOverHttp(server.url, token, makePng(8, 8), 'image/png')
 
     // The app holds kept-alive connections to S3 by now: 'hang' stalls those too (with only new
     // connections stalled, readiness stayed green on the old ones and this drill failed)

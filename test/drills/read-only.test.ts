@@ -8,7 +8,7 @@ import postgres from 'postgres'
 import { drillSetup, appRole, startBuilt, send, bearer, writerToken, type Outcome } from '../helpers/drill.ts'
 import type { ServerProcess } from '../helpers/spawn-server.ts'
 import type { TestServices } from '../helpers/services.ts'
-import { fixture, postToBucket, type Presigned } from '../helpers/uploads.ts'
+import { fixture, uploadOverHttp } from '../helpers/uploads.ts'
 
 /**
  * Each `pass` reads other URLs than the passes before it: the public cache keeps a page for
@@ -79,12 +79,7 @@ test('privileges revoked from the app role: writes 503, reads 200', { timeout: 9
   assert.deepEqual(before.writes.map(o => o.status), [201, 201, 200], `writes before revoke: ${JSON.stringify(before.writes.map(o => o.body))}`)
 
   // An upload whose file is in the bucket, to complete after the revoke: completing writes
-  const jpeg = fixture('sample.jpg')
-  const started = await send(`${server.url}/api/v1/uploads`, { method: 'POST', headers: { ...bearer(writerToken(services, WRITER)), 'content-type': 'application/json' }, body: JSON.stringify({ contentType: 'image/jpeg', size: jpeg.length }) })
-  assert.equal(started.status, 201, `presign: ${started.body}`)
-  const presigned = JSON.parse(started.body!) as Presigned
-  const posted = await postToBucket(presigned, jpeg, { type: 'image/jpeg' })
-  assert.ok(posted.ok, `POST to the bucket: ${posted.status}`)
+  const presigned = await uploadOverHttp(server.url, writerToken(services, WRITER), fixture('sample.jpg'), 'image/jpeg')
 
   await admin.unsafe(`revoke insert, update, delete on all tables in schema public from ${role}`)
   const after = await writesAndReads(server, services, id!, 1)

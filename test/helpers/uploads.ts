@@ -84,6 +84,17 @@ export async function postToBucket (upload: Presigned, bytes: Buffer, { type, fi
   return res
 }
 
+/** `upload` against a running server over HTTP (the drills' built server), with no filename. */
+export async function uploadOverHttp (baseUrl: string, token: string, bytes: Buffer, contentType: string): Promise<Presigned> {
+  const res = await fetch(`${baseUrl}/api/v1/uploads`, { method: 'POST', headers: { ...bearer(token), 'content-type': 'application/json' }, body: JSON.stringify({ contentType, size: bytes.length }) })
+  const body = await res.text()
+  if (res.status !== 201) throw new Error(`presign answered ${res.status}: ${body}`)
+  const presigned = JSON.parse(body) as Presigned
+  const s3 = await postToBucket(presigned, bytes, { type: contentType })
+  if (!s3.ok) throw new Error(`S3 POST answered ${s3.status}`)
+  return presigned
+}
+
 /** Presign, then POST the bytes to S3; returns the presign body. Throws when either step fails. */
 export async function upload (app: App, token: string, bytes: Buffer, contentType: string, declaredSize = bytes.length): Promise<Presigned> {
   const res = await presign(app, token, { contentType, size: declaredSize, filename: 'photo.bin' })
